@@ -1,0 +1,158 @@
+"""Talking to RabbitMQ (or kombu's in-memory transport in embedded mode): connections, a
+publisher that waits for the broker's confirms once per batch, and the dead-letter names."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import kombu
+from nameko.standalone.events import get_event_exchange
+
+log = logging.getLogger(__name__)
+
+DEAD_LETTER_EXCHANGE = "aftersales.deadletter"
+PERSISTENT = 2
+
+
+class PublishError(Exception):
+    """The broker refused (nack) or did not confirm a publish in time."""
+
+
+def dead_letter_queue_name(service: str) -> str:
+    return f"deadletter.{service}"
+
+
+def dead_letter_queue(service: str) -> kombu.Queue:
+    exchange = kombu.Exchange(DEAD_LETTER_EXCHANGE, type="direct", durable=True)
+    return kombu.Queue(dead_letter_queue_name(service), exchange=exchange, routing_key=service,
+                       durable=True)
+
+
+def event_exchange(service: str) -> kombu.Exchange:
+    """The producer's topic exchange, declared exactly as nameko declares it."""
+    return get_event_exchange(service, {"AUTO_DELETE_EVENT_EXCHANGES": False})
+
+
+def connect(amqp_uri: str, **kwargs: Any) -> kombu.Connection:
+    kwargs.setdefault("connect_timeout", 5)
+    kwargs.setdefault("transport_options", {"max_retries": 0})
+    return kombu.Connection(amqp_uri, **kwargs)
+
+
+def supports_confirms(connection: kombu.Connection) -> bool:
+    return connection.transport.driver_type == "amqp"
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    exchange: str
+    routing_key: str
+    body: bytes
+    message_id: str
+    headers: Mapping[str, Any] = field(default_factory=dict)
+    content_type: str = "application/json"
+
+
+class ConfirmingPublisher:
+    """Publishes a batch and returns once the broker has confirmed every message of it.
+
+    Confirming per batch instead of per message is what lets the outbox relay publish
+    thousands of events a second while still knowing each one is safe in the broker.
+    On kombu's memory transport (no confirms) a publish is complete when it returns.
+    """
+
+    def __init__(self, amqp_uri: str, confirm_timeout: float = 10.0) -> None:
+        self.amqp_uri = amqp_uri
+        self.confirm_timeout = confirm_timeout
+        self._connection: kombu.Connection | None = None
+        self._channel: Any = None
+        self._declared: set[str] = set()
+        self._outstanding: set[int] = set()
+        self._nacked: set[int] = set()
+        self._next_tag = 1
+
+    def _ensure_channel(self) -> Any:
+        if self._channel is not None:
+            return self._channel
+        connection = connect(self.amqp_uri)
+        connection.connect()
+        channel = connection.channel()
+        if supports_confirms(connection):
+            channel.confirm_select()
+            channel.events["basic_ack"].add(self._on_ack)
+            channel.events["basic_nack"].add(self._on_nack)
+        self._connection, self._channel = connection, channel
+        self._declared.clear()
+        self._outstanding.clear()
+        self._nacked.clear()
+        self._next_tag = 1
+        return channel
+
+    def _on_ack(self, delivery_tag: int, multiple: bool) -> None:
+        if multiple:
+            self._outstanding = {t for t in self._outstanding if t > delivery_tag}
+        else:
+            self._outstanding.discard(delivery_tag)
+
+    def _on_nack(self, delivery_tag: int, multiple: bool) -> None:
+        settled = {t for t in self._outstanding if t <= delivery_tag} if multiple else {delivery_tag}
+        self._nacked |= settled
+        self._outstanding -= settled
+
+    def declare_exchange(self, exchange: kombu.Exchange) -> None:
+        channel = self._ensure_channel()
+        if exchange.name and exchange.name not in self._declared:
+            exchange(channel).declare()
+            self._declared.add(exchange.name)
+
+    def publish(self, messages: Iterable[OutgoingMessage]) -> int:
+        """Publish and wait for confirms; raises on any failure (the caller retries it all)."""
+        try:
+            return self._publish(messages)
+        except Exception:
+            self.close()
+            raise
+
+    def _publish(self, messages: Iterable[OutgoingMessage]) -> int:
+        channel = self._ensure_channel()
+        confirming = supports_confirms(self._connection)  # type: ignore[arg-type]
+        count = 0
+        for message in messages:
+            if message.exchange and message.exchange not in self._declared:
+                self.declare_exchange(kombu.Exchange(message.exchange, type="topic", durable=True))
+            prepared = channel.prepare_message(
+                message.body, content_type=message.content_type, content_encoding="utf-8",
+                headers=dict(message.headers),
+                properties={"delivery_mode": PERSISTENT, "message_id": message.message_id})
+            channel.basic_publish(prepared, exchange=message.exchange,
+                                  routing_key=message.routing_key)
+            if confirming:
+                self._outstanding.add(self._next_tag)
+                self._next_tag += 1
+            count += 1
+        if confirming:
+            self._wait_for_confirms()
+        return count
+
+    def _wait_for_confirms(self) -> None:
+        deadline = time.monotonic() + self.confirm_timeout
+        while self._outstanding:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise PublishError(f"{len(self._outstanding)} messages not confirmed in time")
+            self._connection.drain_events(timeout=remaining)  # type: ignore[union-attr]
+        if self._nacked:
+            nacked, self._nacked = len(self._nacked), set()
+            raise PublishError(f"broker refused {nacked} messages")
+
+    def close(self) -> None:
+        connection, self._connection, self._channel = self._connection, None, None
+        if connection is not None:
+            try:
+                connection.release()
+            except Exception:  # closing a dead connection may raise; it is gone either way
+                log.debug("error closing publisher connection", exc_info=True)

@@ -1,0 +1,191 @@
+"""Settings for one service process: a YAML file, overridden by environment variables.
+
+Every setting is checked at start; a missing or wrong one stops the process with one line
+naming it, so an operator never meets a half-configured service at 3 a.m.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ENV_PREFIX = "AFTERSALES_"
+DEALER_CODE = re.compile(r"^[A-Z0-9]{2,12}$")
+SERVICE_NAME = re.compile(r"^[a-z][a-z_]*$")
+HQ_SERVICES = frozenset({"crm", "bi", "notify"})
+SITE_SERVICES = frozenset({"booking", "workorder", "parts"})
+
+
+class ConfigError(Exception):
+    """A setting is missing or wrong; the message names it in one line."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How a failing event handler is retried before its message is dead-lettered."""
+
+    max_attempts: int = 5
+    backoff_initial_seconds: float = 0.2
+    backoff_max_seconds: float = 30.0
+    backoff_multiplier: float = 2.0
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number `attempt` (1-based)."""
+        raw = self.backoff_initial_seconds * self.backoff_multiplier ** (attempt - 1)
+        return min(raw, self.backoff_max_seconds)
+
+
+@dataclass(frozen=True)
+class Settings:
+    service: str
+    dealer_code: str
+    database_url: str
+    amqp_uri: str
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    max_workers: int = 10
+    prefetch_count: int = 200
+    consumer_batch_size: int = 100
+    relay_batch_size: int = 500
+    relay_poll_seconds: float = 1.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    log_level: str = "INFO"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def site(self) -> str:
+        """The CloudEvents `source` prefix: `dealer/D001` at a site, `hq` at headquarters."""
+        return "hq" if self.service in HQ_SERVICES else f"dealer/{self.dealer_code}"
+
+    @property
+    def source(self) -> str:
+        return f"{self.site}/{self.service}"
+
+    @property
+    def embedded(self) -> bool:
+        return self.amqp_uri.startswith("memory://")
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    def nameko_config(self) -> dict[str, Any]:
+        """The dict nameko's container expects, derived from these settings."""
+        return {
+            "AMQP_URI": self.amqp_uri,
+            "WEB_SERVER_ADDRESS": f"{self.http_host}:{self.http_port}",
+            "max_workers": self.max_workers,
+            "serializer": "json",
+            # A service's events exchange must outlive its producer: consumers bind to it.
+            "AUTO_DELETE_EVENT_EXCHANGES": False,
+            "AFTERSALES": self,
+        }
+
+
+_INT_FIELDS = {"http_port", "max_workers", "prefetch_count", "consumer_batch_size",
+               "relay_batch_size"}
+_FLOAT_FIELDS = {"relay_poll_seconds"}
+_RETRY_FIELDS = {"max_attempts": int, "backoff_initial_seconds": float,
+                 "backoff_max_seconds": float, "backoff_multiplier": float}
+
+
+def load_settings(service: str, path: str | os.PathLike[str] | None = None,
+                  env: dict[str, str] | None = None) -> Settings:
+    """Read settings for `service` from YAML (optional) and the environment.
+
+    Precedence: environment > the service's own section of the YAML > the YAML's top level.
+    Environment names: AFTERSALES_DEALER_CODE, AFTERSALES_AMQP_URI,
+    AFTERSALES_<SERVICE>_DATABASE_URL (or AFTERSALES_DATABASE_URL), AFTERSALES_<SERVICE>_HTTP_PORT …
+    """
+    env = dict(os.environ if env is None else env)
+    if not SERVICE_NAME.match(service):
+        raise ConfigError(f"service: {service!r} is not a service name")
+    raw: dict[str, Any] = {}
+    path = path or env.get(f"{ENV_PREFIX}CONFIG")
+    if path:
+        try:
+            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"config file {path}: {exc}".splitlines()[0]) from None
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"config file {path}: the top level must be a mapping")
+        services = loaded.pop("services", {}) or {}
+        raw.update({k: v for k, v in loaded.items()})
+        raw.update(services.get(service, {}) or {})
+
+    names = ["dealer_code", "database_url", "amqp_uri", "http_host", "log_level",
+             *sorted(_INT_FIELDS), *sorted(_FLOAT_FIELDS)]
+    for name in names:
+        for key in (f"{ENV_PREFIX}{service.upper()}_{name.upper()}", f"{ENV_PREFIX}{name.upper()}"):
+            if key in env:
+                raw[name] = env[key]
+                break
+    retry_raw = dict(raw.pop("retry", {}) or {})
+    for name in _RETRY_FIELDS:
+        key = f"{ENV_PREFIX}RETRY_{name.upper()}"
+        if key in env:
+            retry_raw[name] = env[key]
+    return _validated(service, raw, retry_raw)
+
+
+def _validated(service: str, raw: dict[str, Any], retry_raw: dict[str, Any]) -> Settings:
+    def required(name: str) -> str:
+        value = raw.get(name)
+        if value in (None, ""):
+            raise ConfigError(
+                f"{name}: missing (set {ENV_PREFIX}{name.upper()} or '{name}' in the config file)")
+        return str(value)
+
+    dealer_code = required("dealer_code")
+    if not DEALER_CODE.match(dealer_code):
+        raise ConfigError(f"dealer_code: {dealer_code!r} must be 2-12 upper-case letters or digits")
+    database_url = required("database_url")
+    if not re.match(r"^(postgresql(\+psycopg2)?|sqlite)://", database_url):
+        raise ConfigError("database_url: must start with postgresql:// or sqlite://")
+    database_url = postgres_driver(database_url)
+    amqp_uri = required("amqp_uri")
+    if not re.match(r"^(amqp|pyamqp|amqps|memory)://", amqp_uri):
+        raise ConfigError("amqp_uri: must start with amqp:// (or memory:// for embedded mode)")
+
+    values: dict[str, Any] = {}
+    for name in _INT_FIELDS | _FLOAT_FIELDS:
+        if name in raw:
+            kind = int if name in _INT_FIELDS else float
+            values[name] = _number(name, raw[name], kind, minimum=1 if kind is int else 0.01)
+    if "http_port" in values and values["http_port"] > 65535:
+        raise ConfigError(f"http_port: {values['http_port']} is not a TCP port")
+    retry = RetryPolicy(**{
+        name: _number(f"retry.{name}", value, _RETRY_FIELDS[name], minimum=0.001)
+        for name, value in retry_raw.items() if name in _RETRY_FIELDS
+    })
+    unknown_retry = set(retry_raw) - set(_RETRY_FIELDS)
+    if unknown_retry:
+        raise ConfigError(f"retry.{sorted(unknown_retry)[0]}: unknown setting")
+    log_level = str(raw.get("log_level", "INFO")).upper()
+    if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ConfigError(f"log_level: {log_level!r} is not DEBUG, INFO, WARNING or ERROR")
+    known = {"dealer_code", "database_url", "amqp_uri", "http_host", "log_level",
+             *_INT_FIELDS, *_FLOAT_FIELDS}
+    extra = {k: v for k, v in raw.items() if k not in known}
+    return Settings(service=service, dealer_code=dealer_code, database_url=database_url,
+                    amqp_uri=amqp_uri, http_host=str(raw.get("http_host", "127.0.0.1")),
+                    retry=retry, log_level=log_level, extra=extra, **values)
+
+
+def postgres_driver(url: str) -> str:
+    """Pin psycopg2: SQLAlchemy 2.1 reads a bare postgresql:// as psycopg 3."""
+    return re.sub(r"^postgresql://", "postgresql+psycopg2://", url)
+
+
+def _number(name: str, value: Any, kind: type, minimum: float) -> Any:
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}: {value!r} is not a {kind.__name__}") from None
+    if number < minimum:
+        raise ConfigError(f"{name}: {number} is below the minimum {minimum}")
+    return number

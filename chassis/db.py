@@ -1,0 +1,171 @@
+"""One database per service: engines, the per-worker session dependency, the backbone tables
+(outbox and inbox) every service carries, and creating and migrating the database."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from nameko.extensions import DependencyProvider
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import QueuePool
+
+log = logging.getLogger(__name__)
+
+_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def define_backbone_tables(metadata: sa.MetaData) -> None:
+    """Add the outbox and inbox tables to a service's metadata (each service owns its copy)."""
+    sa.Table(
+        "outbox", metadata,
+        sa.Column("id", _ID, primary_key=True, autoincrement=True),
+        sa.Column("event_id", sa.String(36), nullable=False, unique=True),
+        sa.Column("event_type", sa.String(120), nullable=False),
+        sa.Column("aggregate_id", sa.String(64), nullable=False),
+        sa.Column("sequence", sa.Integer, nullable=False),
+        sa.Column("correlation_id", sa.String(64), nullable=False),
+        sa.Column("exchange", sa.String(120), nullable=False),
+        sa.Column("routing_key", sa.String(120), nullable=False),
+        sa.Column("payload", sa.Text, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("published_at", sa.DateTime(timezone=True)),
+        # Two writers racing on one aggregate cannot both take the same sequence number.
+        sa.UniqueConstraint("aggregate_id", "sequence", name="uq_outbox_aggregate_sequence"),
+        sa.Index("ix_outbox_pending", "id",
+                 postgresql_where=sa.text("published_at IS NULL"),
+                 sqlite_where=sa.text("published_at IS NULL")),
+    )
+    sa.Table(
+        "inbox", metadata,
+        sa.Column("consumer", sa.String(120), primary_key=True),
+        sa.Column("event_id", sa.String(36), primary_key=True),
+        sa.Column("event_type", sa.String(120), nullable=False),
+        sa.Column("source", sa.String(120), nullable=False),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+    )
+
+
+def create_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine fit for green threads.
+
+    SQLite (embedded mode) gets a pool of one connection: a file database has one writer, and
+    waiting for the pool yields to other green threads where waiting on SQLite's lock would
+    block them all.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = sa.create_engine(url, poolclass=QueuePool, pool_size=1, max_overflow=0,
+                                  pool_timeout=60, connect_args={"check_same_thread": False},
+                                  **kwargs)
+
+        @sa.event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 20)
+    return sa.create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def ensure_database(url: str) -> bool:
+    """Create the service's database if it does not exist. Returns True when it created it."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        return False
+    admin = sa.create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            exists = conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                                 {"name": parsed.database})
+            if exists:
+                return False
+            conn.execute(sa.text(f'CREATE DATABASE "{parsed.database}"'))
+            log.info("created database %s", parsed.database)
+            return True
+    finally:
+        admin.dispose()
+
+
+def drop_database(url: str) -> None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).unlink(missing_ok=True)
+        return
+    admin = sa.create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+def migrate(url: str, migrations_dir: Path, revision: str = "head") -> None:
+    """Create the database if needed and bring it to `revision` with the service's Alembic tree."""
+    from alembic import command
+    from alembic.config import Config
+
+    ensure_database(url)
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    command.upgrade(config, revision)
+
+
+def ping(engine: Engine) -> None:
+    with engine.connect() as conn:
+        conn.execute(sa.text("SELECT 1"))
+
+
+class Database(DependencyProvider):
+    """Hands each worker its own SQLAlchemy session on the service's database.
+
+    HTTP and RPC entrypoints commit explicitly (`self.db.commit()`); event handlers do not:
+    the consumer commits their effect together with the inbox record.
+    """
+
+    def __init__(self, metadata: sa.MetaData) -> None:
+        self.metadata = metadata
+        self.sessions: dict[object, Session] = {}
+
+    def setup(self) -> None:
+        settings = self.container.config["AFTERSALES"]
+        self.engine = create_engine(settings.database_url)
+        self.session_factory = sessionmaker(bind=self.engine, expire_on_commit=False)
+
+    def stop(self) -> None:
+        self.engine.dispose()
+
+    def kill(self) -> None:
+        self.engine.dispose()
+
+    def get_dependency(self, worker_ctx) -> Session:  # type: ignore[no-untyped-def]
+        session = self.session_factory()
+        self.sessions[worker_ctx] = session
+        return session
+
+    def session_for(self, worker_ctx) -> Session:  # type: ignore[no-untyped-def]
+        return self.sessions[worker_ctx]
+
+    def worker_teardown(self, worker_ctx) -> None:  # type: ignore[no-untyped-def]
+        session = self.sessions.pop(worker_ctx, None)
+        if session is not None:
+            session.close()
+
+
+def find_database(container) -> Database:  # type: ignore[no-untyped-def]
+    """The service's Database dependency; every platform service declares exactly one."""
+    found = [d for d in container.dependencies if isinstance(d, Database)]
+    if len(found) != 1:
+        raise TypeError(f"{container.service_name} must declare exactly one Database dependency")
+    return found[0]

@@ -1,0 +1,78 @@
+"""Domain errors every service raises, and the one table that turns them into HTTP answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import ValidationError
+
+from contracts import ContractViolation
+
+
+class DomainError(Exception):
+    """A request the rules refuse; `detail` goes into the JSON answer."""
+
+    code = "DOMAIN_ERROR"
+
+    def __init__(self, message: str, **detail: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+
+
+class InvalidInput(DomainError):
+    code = "INVALID_INPUT"
+
+    def __init__(self, field: str, reason: str, **detail: Any) -> None:
+        super().__init__(f"{field}: {reason}", fields={field: [reason]}, **detail)
+
+
+class NotFound(DomainError):
+    code = "NOT_FOUND"
+
+
+class Conflict(DomainError):
+    code = "CONFLICT"
+
+
+class Forbidden(DomainError):
+    code = "FORBIDDEN"
+
+
+class Unauthorized(DomainError):
+    code = "UNAUTHORIZED"
+
+
+class MalformedRequest(DomainError):
+    code = "MALFORMED_REQUEST"
+
+
+# The one place an error becomes a status code.
+HTTP_STATUS: dict[type[Exception], int] = {
+    MalformedRequest: 400,
+    Unauthorized: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    InvalidInput: 422,
+    ValidationError: 422,
+    ContractViolation: 422,
+}
+
+
+def http_status(exc: Exception) -> int:
+    for kind in type(exc).__mro__:
+        if kind in HTTP_STATUS:
+            return HTTP_STATUS[kind]
+    return 500
+
+
+def error_body(exc: Exception) -> dict[str, Any]:
+    if isinstance(exc, ValidationError):
+        return {"error": "VALIDATION_FAILED", "message": "the request has invalid fields",
+                "fields": exc.normalized_messages()}
+    if isinstance(exc, ContractViolation):
+        return {"error": "CONTRACT_VIOLATION", "message": str(exc), "fields": exc.errors}
+    if isinstance(exc, DomainError):
+        return {"error": exc.code, "message": exc.message, **exc.detail}
+    return {"error": "INTERNAL", "message": "internal error"}

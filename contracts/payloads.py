@@ -1,0 +1,375 @@
+"""Schemas of the ``data`` member of each event, and the shared value sets.
+
+Conventions: money, quantities and hours are decimal strings (never floats); money is in
+``currency`` (CNY) and includes VAT (含税价); times are RFC 3339 with an offset; ids are
+opaque strings of up to 64 characters. Personal data appears only where a consumer needs
+it: customer name and phone only in ``AppointmentBooked`` (crm, notify). Other events
+carry the pseudonymous ``customer_id``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from . import fields as f
+from .fields import AnyNonEmpty, AtLeastOne, Check, ContractSchema, Requires, When
+
+# -- value sets (STAR names where STAR has one) ---------------------------------------------
+
+PAY_TYPES = ("CUSTOMER_PAY", "WARRANTY", "INTERNAL")
+CHANNELS = ("APP", "WECHAT", "PHONE", "WEB", "WALK_IN")
+CURRENCIES = ("CNY",)
+APPOINTMENT_STATUSES = ("SCHEDULED", "CONFIRMED")  # status right after booking / rescheduling
+SERVICE_TYPES = ("MAINTENANCE", "REPAIR", "DIAGNOSIS", "RECALL", "BODY_AND_PAINT", "TYRES", "INSPECTION", "OTHER")
+CANCEL_REASONS = ("CUSTOMER_REQUEST", "VEHICLE_SOLD", "SERVICED_ELSEWHERE", "DEALER_UNAVAILABLE", "DUPLICATE", "OTHER")
+PARTIES = ("CUSTOMER", "DEALER")
+INSPECTION_STATUSES = ("GREEN", "YELLOW", "RED")
+PHOTO_TYPES = ("image/jpeg", "image/png", "image/webp", "image/heic", "video/mp4")
+LINE_KINDS = ("LABOUR", "PART")
+APPROVAL_CHANNELS = ("APP", "WECHAT", "WEB", "PHONE", "IN_PERSON")
+QC_STAGES = ("SELF", "INSPECTOR")
+DELIVERY_MODES = ("COUNTER", "HOME_DELIVERY")
+UNITS = ("EA", "SET", "L", "KG", "M")
+REMINDER_REASONS = ("MAINTENANCE", "INSURANCE", "ANNUAL_INSPECTION", "DECLINED_WORK", "RECALL")
+SURVEY_CHANNELS = ("APP", "WECHAT", "SMS", "PHONE", "WEB")
+
+MAX_MILEAGE_KM = 2_000_000
+
+
+# -- helpers for cross-field checks (marshmallow only) -----------------------------------------
+
+
+def _before(earlier: str, later: str) -> Check:
+    def ok(data: Mapping[str, Any]) -> bool:
+        if earlier not in data or later not in data:
+            return True
+        return datetime.fromisoformat(data[earlier]) < datetime.fromisoformat(data[later])
+
+    return Check(later, f"Must be later than {earlier}.", ok)
+
+
+def _amount_sum(data: Mapping[str, Any], names: tuple[str, ...]) -> Decimal:
+    return sum((Decimal(data[name]) for name in names), Decimal(0))
+
+
+# -- shared parts ---------------------------------------------------------------------------
+
+
+class Customer(ContractSchema):
+    customer_id = f.ident(description="Customer id in crm (客户编号).")
+    name = f.text(64, description="Customer name (客户姓名).")
+    phone = f.phone(description="Mobile number for confirmations (手机号).")
+
+
+class Vehicle(ContractSchema):
+    rules = (AtLeastOne("plate", "vin"),)
+
+    plate = f.plate(required=False)
+    vin = f.vin(required=False)
+    model = f.text(64, required=False, description="Model name (车型), e.g. 帕萨特 330TSI.")
+
+
+# -- booking --------------------------------------------------------------------------------
+
+
+class AppointmentBookedData(ContractSchema):
+    rules = (_before("slot_start", "slot_end"),)
+
+    appointment_id = f.ident(description="Appointment id (预约单号).")
+    dealer_code = f.dealer_code(description="Dealer the appointment is at; equals the envelope's dealercode.")
+    status = f.choice(APPOINTMENT_STATUSES, description="CONFIRMED when the dealer confirmed it while booking.")
+    customer = f.nested(Customer)
+    vehicle = f.nested(Vehicle)
+    service_type = f.choice(SERVICE_TYPES)
+    slot_start = f.timestamp()
+    slot_end = f.timestamp()
+    channel = f.choice(CHANNELS, description="Where the booking was made.")
+    pickup_address = f.text(200, required=False, description="Present when pickup and delivery (取送车) is booked.")
+    loaner_requested = f.boolean(description="Loaner car (代步车) requested.")
+    customer_waiting = f.boolean(required=False, description="Customer waits in the lounge.")
+    advisor_id = f.ident(required=False, description="Service advisor (服务顾问) assigned, if any.")
+    reminder_id = f.ident(required=False, description="The reminder that led to this booking (conversion KPI).")
+    lead_id = f.ident(required=False, description="The online lead that led to this booking (conversion KPI).")
+    booked_at = f.timestamp()
+
+
+class AppointmentRescheduledData(ContractSchema):
+    rules = (_before("previous_slot_start", "previous_slot_end"), _before("slot_start", "slot_end"))
+
+    appointment_id = f.ident()
+    customer_id = f.ident()
+    status = f.choice(APPOINTMENT_STATUSES)
+    previous_slot_start = f.timestamp()
+    previous_slot_end = f.timestamp()
+    slot_start = f.timestamp()
+    slot_end = f.timestamp()
+    advisor_id = f.ident(required=False)
+    initiated_by = f.choice(PARTIES)
+    channel = f.choice(CHANNELS, required=False)
+    reason = f.text(200, required=False)
+    rescheduled_at = f.timestamp()
+
+
+class AppointmentCancelledData(ContractSchema):
+    appointment_id = f.ident()
+    customer_id = f.ident()
+    reason = f.choice(CANCEL_REASONS)
+    note = f.text(200, required=False, description="Free text; must not contain personal data.")
+    cancelled_by = f.choice((*PARTIES, "SYSTEM"))
+    slot_start = f.timestamp(description="Start of the slot that was cancelled.")
+    cancelled_at = f.timestamp()
+
+
+class AppointmentNoShowData(ContractSchema):
+    appointment_id = f.ident()
+    customer_id = f.ident()
+    slot_start = f.timestamp()
+    slot_end = f.timestamp()
+    recorded_at = f.timestamp(description="When the appointment was marked NO_SHOW.")
+
+
+class AppointmentCheckedInData(ContractSchema):
+    appointment_id = f.ident()
+    customer_id = f.ident()
+    slot_start = f.timestamp()
+    checked_in_at = f.timestamp(description="Arrival at the dealer (到店).")
+    advisor_id = f.ident(required=False)
+
+
+# -- workorder ------------------------------------------------------------------------------
+
+
+class Concern(ContractSchema):
+    description = f.text(500, description="The customer's concern in their words (客户描述).")
+    code = f.code(required=False, description="Symptom code, when the advisor classified it.")
+
+
+class RepairOrderOpenedData(ContractSchema):
+    repair_order_id = f.ident(description="Repair order id (工单号).")
+    appointment_id = f.ident(required=False, description="Absent for walk-ins without appointment.")
+    customer_id = f.ident()
+    vin = f.vin()
+    plate = f.plate()
+    model = f.text(64, required=False)
+    mileage_km = f.integer(0, MAX_MILEAGE_KM, description="Odometer at reception (进厂里程).")
+    fuel_level = f.integer(0, 100, description="Fuel or battery level at reception, percent.")
+    concerns = f.list_of(f.nested(Concern), max_items=20)
+    advisor_id = f.ident()
+    opened_at = f.timestamp()
+    promised_at = f.timestamp(required=False, description="Promised delivery time (预计交车时间).")
+    customer_waiting = f.boolean(required=False)
+
+
+class Photo(ContractSchema):
+    sha256 = f.sha256(description="Content hash; the photo itself is fetched from the workorder service.")
+    content_type = f.choice(PHOTO_TYPES)
+    size_bytes = f.integer(1, 100_000_000)
+
+
+class InspectionItem(ContractSchema):
+    code = f.code(description="Checklist item code, e.g. BRAKE_PAD_FRONT.")
+    name = f.text(64, description="Checklist item name (检查项), e.g. 前刹车片.")
+    status = f.choice(INSPECTION_STATUSES, description="GREEN fine, YELLOW soon, RED urgent.")
+    notes = f.text(500, required=False)
+    photos = f.list_of(f.nested(Photo), max_items=20)
+
+
+class InspectionUploadedData(ContractSchema):
+    repair_order_id = f.ident()
+    inspection_id = f.ident(description="Id of this upload; a later upload for the same RO has a new id.")
+    vin = f.vin()
+    items = f.list_of(f.nested(InspectionItem), min_items=1, max_items=200)
+    inspected_by = f.ident(description="Technician id.")
+    inspected_at = f.timestamp()
+    report_url = f.https_url(required=False, description="Customer-facing report page. Never carries an access token.")
+
+
+class QuoteLine(ContractSchema):
+    rules = (
+        When("kind", "LABOUR", require=("operation_code", "flat_rate_hours"), forbid=("part_number", "quantity")),
+        When("kind", "PART", require=("part_number", "quantity"), forbid=("operation_code", "flat_rate_hours")),
+    )
+
+    line_id = f.ident()
+    kind = f.choice(LINE_KINDS)
+    description = f.text(200)
+    operation_code = f.code(required=False, description="Labour operation code (工时代码); LABOUR lines only.")
+    flat_rate_hours = f.hours(required=False, description="Flat-rate hours (标准工时); LABOUR lines only.")
+    part_number = f.part_number(required=False, description="PART lines only.")
+    quantity = f.quantity(required=False, description="PART lines only.")
+    unit_price = f.money(description="Labour rate per hour, or price per part unit.")
+    amount = f.money(description="Line amount after line discounts, VAT included.")
+    pay_type = f.choice(PAY_TYPES)
+
+
+class QuoteApprovedData(ContractSchema):
+    rules = (
+        AnyNonEmpty("approved_lines", "declined_lines"),
+        Check("approved_total", "Must equal the sum of approved_lines amounts.",
+              lambda d: Decimal(d["approved_total"]) == sum((Decimal(x["amount"]) for x in d["approved_lines"]),
+                                                            Decimal(0))),
+        Check("declined_total", "Must equal the sum of declined_lines amounts.",
+              lambda d: Decimal(d["declined_total"]) == sum((Decimal(x["amount"]) for x in d["declined_lines"]),
+                                                            Decimal(0))),
+    )
+
+    repair_order_id = f.ident()
+    quote_id = f.ident()
+    round = f.integer(1, description="1 = first quote, 2 and up = additional work (增修) found during the repair.")
+    customer_id = f.ident()
+    vin = f.vin()
+    approved_lines = f.list_of(f.nested(QuoteLine), max_items=200)
+    declined_lines = f.list_of(f.nested(QuoteLine), max_items=200,
+                               description="Kept for declined-work follow-up (crm reminders).")
+    approved_total = f.money()
+    declined_total = f.money()
+    currency = f.choice(CURRENCIES)
+    approved_via = f.choice(APPROVAL_CHANNELS, required=False)
+    signed_by = f.ident(description="Customer id of the signer, or the advisor's id for a phone approval.")
+    signed_at = f.timestamp()
+
+
+class QualityCheckCompletedData(ContractSchema):
+    rules = (When("passed", False, require=("reason",)),)
+
+    repair_order_id = f.ident()
+    check_id = f.ident()
+    stage = f.choice(QC_STAGES, description="SELF = technician self-check (自检), INSPECTOR = QC inspector (终检).")
+    passed = f.boolean()
+    reason = f.text(500, required=False, description="Why the check failed; required when passed is false.")
+    rework_count = f.integer(0, 99, description="Times this RO was sent back to rework before this check.")
+    line_ids = f.list_of(f.ident(), max_items=200, required=False, description="Quote lines covered by the check.")
+    checked_by = f.ident()
+    checked_at = f.timestamp()
+
+
+class PayTypeTotals(ContractSchema):
+    CUSTOMER_PAY = f.money()
+    WARRANTY = f.money()
+    INTERNAL = f.money()
+
+
+_INVOICE_TERMS = ("labour_total", "parts_total", "sundries_total")
+
+
+class VehicleDeliveredData(ContractSchema):
+    rules = (
+        Check("grand_total", "Must equal labour_total + parts_total + sundries_total - discount_total.",
+              lambda d: Decimal(d["grand_total"]) == _amount_sum(d, _INVOICE_TERMS) - Decimal(d["discount_total"])),
+        Check("totals_by_pay_type", "Must add up to grand_total.",
+              lambda d: _amount_sum(d["totals_by_pay_type"], PAY_TYPES) == Decimal(d["grand_total"])),
+        Check("tax_total", "Must not exceed grand_total (amounts include VAT).",
+              lambda d: Decimal(d["tax_total"]) <= Decimal(d["grand_total"])),
+        _before("opened_at", "delivered_at"),
+    )
+
+    repair_order_id = f.ident()
+    appointment_id = f.ident(required=False)
+    customer_id = f.ident()
+    vin = f.vin()
+    mileage_km = f.integer(0, MAX_MILEAGE_KM)
+    invoice_number = f.text(64, required=False)
+    labour_total = f.money()
+    parts_total = f.money()
+    sundries_total = f.money(description="Other charges (其他费用), e.g. waste disposal.")
+    discount_total = f.money(description="Coupons and discounts, a positive amount that is subtracted.")
+    tax_total = f.money(description="VAT included in grand_total.")
+    grand_total = f.money(description="labour_total + parts_total + sundries_total - discount_total.")
+    totals_by_pay_type = f.nested(PayTypeTotals, description="grand_total split by who pays.")
+    currency = f.choice(CURRENCIES)
+    labour_hours_sold = f.hours(description="Flat-rate hours invoiced (all pay types).")
+    clocked_hours = f.hours(description="Hours technicians clocked on this RO.")
+    opened_at = f.timestamp(description="When the RO opened (for cycle time).")
+    promised_at = f.timestamp()
+    delivered_at = f.timestamp()
+    delivery_mode = f.choice(DELIVERY_MODES, required=False)
+
+
+# -- parts ----------------------------------------------------------------------------------
+
+
+def _serials_match_quantity(d: Mapping[str, Any]) -> bool:
+    serials = d.get("serial_numbers")
+    return serials is None or Decimal(len(serials)) == Decimal(d["quantity"])
+
+
+class PartIssuedData(ContractSchema):
+    rules = (
+        AtLeastOne("batch_number", "serial_numbers"),
+        Requires("unit_price", "currency"),
+        Check("serial_numbers", "Must list one serial number per unit issued.", _serials_match_quantity),
+    )
+
+    issue_id = f.ident()
+    repair_order_id = f.ident()
+    quote_line_id = f.ident(description="The approved quote line the part is issued against.")
+    vin = f.vin(description="Vehicle the part goes into (零件溯源).")
+    part_number = f.part_number()
+    part_name = f.text(64, required=False)
+    quantity = f.quantity()
+    unit = f.choice(UNITS)
+    batch_number = f.text(64, required=False, description="Batch or lot number (批次号).")
+    serial_numbers = f.list_of(f.text(64), min_items=1, max_items=100, required=False)
+    unit_price = f.money(required=False)
+    currency = f.choice(CURRENCIES, required=False)
+    from_stock = f.boolean(description="False when the part had to be bought in (fill-rate KPI).")
+    issued_by = f.ident(description="Parts clerk id.")
+    issued_at = f.timestamp()
+
+
+class PartReservedData(ContractSchema):
+    rules = (_before("reserved_at", "expires_at"),)
+
+    reservation_id = f.ident()
+    repair_order_id = f.ident()
+    quote_line_id = f.ident()
+    part_number = f.part_number()
+    quantity = f.quantity()
+    unit = f.choice(UNITS)
+    reserved_at = f.timestamp()
+    expires_at = f.timestamp(required=False)
+
+
+class StockLowData(ContractSchema):
+    part_number = f.part_number()
+    part_name = f.text(64, required=False)
+    unit = f.choice(UNITS)
+    available = f.quantity(positive=False, description="On hand minus reserved.")
+    reorder_point = f.quantity(positive=False)
+    on_order = f.quantity(positive=False, required=False)
+    suggested_order_quantity = f.quantity()
+    detected_at = f.timestamp()
+
+
+# -- crm (headquarters) -----------------------------------------------------------------------
+
+
+class ReminderDueData(ContractSchema):
+    rules = (
+        When("reason", "RECALL", require=("campaign_code",)),
+        When("reason", "DECLINED_WORK", require=("source_repair_order_id",)),
+    )
+
+    reminder_id = f.ident()
+    reason = f.choice(REMINDER_REASONS)
+    customer_id = f.ident()
+    vin = f.vin()
+    dealer_code = f.dealer_code(description="Dealer expected to serve the customer; equals the envelope's dealercode.")
+    due_on = f.day()
+    due_mileage_km = f.integer(0, MAX_MILEAGE_KM, required=False)
+    campaign_code = f.code(required=False, description="Recall or campaign code; required for RECALL.")
+    source_repair_order_id = f.ident(required=False, description="RO with the declined work; for DECLINED_WORK.")
+    raised_at = f.timestamp()
+
+
+class SurveyAnsweredData(ContractSchema):
+    survey_id = f.ident()
+    repair_order_id = f.ident()
+    customer_id = f.ident()
+    score = f.integer(0, 10, description="0-10, NPS scale.")
+    comment = f.text(1000, required=False, description="Customer's comment (回访意见).")
+    channel = f.choice(SURVEY_CHANNELS, required=False)
+    answered_at = f.timestamp()

@@ -1,0 +1,1 @@
+"""Booking: a dealer site's appointment book (runs at every dealer site)."""

@@ -1,0 +1,1 @@
+"""Workorder: repair orders from reception to hand-over (runs at every dealer site)."""

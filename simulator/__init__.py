@@ -1,0 +1,1 @@
+"""Runs the platform for people to look at: the demo and its traffic."""
