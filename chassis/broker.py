@@ -55,6 +55,8 @@ class OutgoingMessage:
     message_id: str
     headers: Mapping[str, Any] = field(default_factory=dict)
     content_type: str = "application/json"
+    # Declared (idempotently) before the first publish to it; "" is the default exchange.
+    exchange_type: str = "topic"
 
 
 class ConfirmingPublisher:
@@ -123,7 +125,8 @@ class ConfirmingPublisher:
         count = 0
         for message in messages:
             if message.exchange and message.exchange not in self._declared:
-                self.declare_exchange(kombu.Exchange(message.exchange, type="topic", durable=True))
+                self.declare_exchange(kombu.Exchange(message.exchange, type=message.exchange_type,
+                                                     durable=True))
             prepared = channel.prepare_message(
                 message.body, content_type=message.content_type, content_encoding="utf-8",
                 headers=dict(message.headers),

@@ -291,7 +291,7 @@ class EventConsumer(SharedExtension, ProviderCollector):
         with self._dead_letter_lock:
             self.dead_letters.publish([OutgoingMessage(
                 exchange=DEAD_LETTER_EXCHANGE, routing_key=self.service, body=message.body,
-                message_id=message_id, headers=headers,
+                message_id=message_id, headers=headers, exchange_type="direct",
                 content_type=message.content_type or "application/octet-stream")])
         metrics.DEAD_LETTERS.labels(self.service, reason).inc()
         log.error("dead-lettered a message from %s (%s): %s", provider.queue.name, reason,

@@ -150,12 +150,15 @@ class Database(DependencyProvider):
         self.engine.dispose()
 
     def get_dependency(self, worker_ctx) -> Session:  # type: ignore[no-untyped-def]
-        session = self.session_factory()
-        self.sessions[worker_ctx] = session
-        return session
+        return self.session_for(worker_ctx)
 
     def session_for(self, worker_ctx) -> Session:  # type: ignore[no-untyped-def]
-        return self.sessions[worker_ctx]
+        """The worker's session; other dependencies (the outbox) share it, whichever of them
+        nameko happens to inject first."""
+        session = self.sessions.get(worker_ctx)
+        if session is None:
+            session = self.sessions[worker_ctx] = self.session_factory()
+        return session
 
     def worker_teardown(self, worker_ctx) -> None:  # type: ignore[no-untyped-def]
         session = self.sessions.pop(worker_ctx, None)

@@ -10,7 +10,7 @@ from marshmallow import Schema
 from nameko.web.handlers import HttpRequestHandler
 from werkzeug.wrappers import Request, Response
 
-from chassis.errors import MalformedRequest, error_body, http_status
+from chassis.errors import HTTP_STATUS, MalformedRequest, error_body, http_status
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,11 @@ def load_json(request: Request, schema: Schema) -> Any:
 
 
 class JsonHttpEntrypoint(HttpRequestHandler):
+    def __init__(self, method: str, url: str, **kwargs: Any) -> None:
+        # Refusals are answers, not incidents: nameko logs expected exceptions as warnings.
+        kwargs.setdefault("expected_exceptions", tuple(HTTP_STATUS))
+        super().__init__(method, url, **kwargs)
+
     def response_from_exception(self, exc: Exception) -> Response:
         status = http_status(exc)
         if status >= 500:

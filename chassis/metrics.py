@@ -70,12 +70,19 @@ def render() -> bytes:
 
 
 def entrypoint_kind(entrypoint: object) -> str:
-    name = type(entrypoint).__name__
-    if name == "HttpRequestHandler":
+    from nameko.events import EventHandler
+    from nameko.rpc import Rpc
+    from nameko.web.handlers import HttpRequestHandler
+
+    from chassis.consumer import EventEntrypoint
+
+    if isinstance(entrypoint, HttpRequestHandler):
         return "http"
-    if name == "Rpc":
+    if isinstance(entrypoint, Rpc):
         return "rpc"
-    return "event" if "Event" in name else name.lower()
+    if isinstance(entrypoint, EventEntrypoint | EventHandler):
+        return "event"
+    return type(entrypoint).__name__.lower()
 
 
 class EntrypointMetrics(DependencyProvider):

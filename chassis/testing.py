@@ -91,9 +91,10 @@ def database() -> Iterator[Callable[..., str]]:
 def make_settings(service: str, database_url: str, amqp_uri: str, **overrides: Any) -> Settings:
     retry = overrides.pop("retry", RetryPolicy(max_attempts=3, backoff_initial_seconds=0.05,
                                                backoff_max_seconds=0.2))
+    overrides.setdefault("relay_poll_seconds", 0.2)
     return Settings(service=service, dealer_code=overrides.pop("dealer_code", "D001"),
                     database_url=database_url, amqp_uri=amqp_uri, http_port=free_port(),
-                    retry=retry, relay_poll_seconds=0.2, **overrides)
+                    retry=retry, **overrides)
 
 
 @pytest.fixture

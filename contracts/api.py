@@ -49,7 +49,7 @@ def new_event(
     dealer_code: str,
     correlation_id: str,
     sequence: int,
-    id: str | None = None,  # noqa: A002 - the CloudEvents attribute is called id
+    id: str | None = None,  # named after the CloudEvents attribute
     time: datetime | None = None,
 ) -> dict:
     """Build the envelope of one event and validate it.

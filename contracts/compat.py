@@ -29,7 +29,17 @@ from typing import Any
 _UPPER_BOUNDS = ("maximum", "exclusiveMaximum", "maxLength", "maxItems", "maxProperties")
 _LOWER_BOUNDS = ("minimum", "exclusiveMinimum", "minLength", "minItems", "minProperties")
 _COUNT_BOUNDS = ("minLength", "minItems", "minProperties")
-_COMBINATORS = ("allOf", "anyOf", "oneOf", "not", "if", "then", "else", "dependentRequired", "dependentSchemas")
+_COMBINATORS = (
+    "allOf",
+    "anyOf",
+    "oneOf",
+    "not",
+    "if",
+    "then",
+    "else",
+    "dependentRequired",
+    "dependentSchemas",
+)
 
 
 def breaking_changes(old_schema: dict, new_schema: dict) -> list[str]:
@@ -115,7 +125,10 @@ def _compare(old: Any, new: Any, path: str, out: list[str]) -> None:
         if name in new_props:
             _compare(old_props[name], new_props[name], _join(path, name), out)
 
-    if new.get("additionalProperties") is False and old.get("additionalProperties", True) is not False:
+    if (
+        new.get("additionalProperties") is False
+        and old.get("additionalProperties", True) is not False
+    ):
         out.append(f"{where}: additional properties no longer allowed")
     elif isinstance(old.get("additionalProperties"), Mapping) and "additionalProperties" in new:
         _compare(old["additionalProperties"], new["additionalProperties"], f"{path}{{*}}", out)
@@ -165,7 +178,10 @@ def main() -> int:
         for change in changes:
             print(f"{name}: {change}")
     if report:
-        print("Incompatible within a major version: publish a new major type instead.", file=sys.stderr)
+        print(
+            "Incompatible within a major version: publish a new major type instead.",
+            file=sys.stderr,
+        )
     return 1 if report else 0
 
 

@@ -32,8 +32,13 @@ class EventContract:
             raise ValueError(f"major version must be >= 1: {self.version!r}")
         if self.producer not in DEALER_SERVICES | HQ_SERVICES:
             raise ValueError(f"unknown producing service: {self.producer!r}")
-        if self.subject_field is not None and self.subject_field not in self.data_schema._declared_fields:
-            raise ValueError(f"{self.name}: subject_field {self.subject_field!r} is not a data field")
+        if (
+            self.subject_field is not None
+            and self.subject_field not in self.data_schema._declared_fields
+        ):
+            raise ValueError(
+                f"{self.name}: subject_field {self.subject_field!r} is not a data field"
+            )
 
     @property
     def type(self) -> str:

@@ -14,76 +14,133 @@ from .contract import EventContract
 # -- booking (dealer site) ------------------------------------------------------------------
 
 AppointmentBooked = EventContract(
-    "AppointmentBooked", 1, "booking", p.AppointmentBookedData,
-    "A customer booked a service appointment at a dealer.", subject_field="appointment_id",
+    "AppointmentBooked",
+    1,
+    "booking",
+    p.AppointmentBookedData,
+    "A customer booked a service appointment at a dealer.",
+    subject_field="appointment_id",
 )
 AppointmentRescheduled = EventContract(
-    "AppointmentRescheduled", 1, "booking", p.AppointmentRescheduledData,
-    "An appointment moved to another time slot.", subject_field="appointment_id",
+    "AppointmentRescheduled",
+    1,
+    "booking",
+    p.AppointmentRescheduledData,
+    "An appointment moved to another time slot.",
+    subject_field="appointment_id",
 )
 AppointmentCancelled = EventContract(
-    "AppointmentCancelled", 1, "booking", p.AppointmentCancelledData,
-    "An appointment was cancelled before the customer arrived.", subject_field="appointment_id",
+    "AppointmentCancelled",
+    1,
+    "booking",
+    p.AppointmentCancelledData,
+    "An appointment was cancelled before the customer arrived.",
+    subject_field="appointment_id",
 )
 AppointmentNoShow = EventContract(
-    "AppointmentNoShow", 1, "booking", p.AppointmentNoShowData,
-    "The customer did not come to a booked appointment.", subject_field="appointment_id",
+    "AppointmentNoShow",
+    1,
+    "booking",
+    p.AppointmentNoShowData,
+    "The customer did not come to a booked appointment.",
+    subject_field="appointment_id",
 )
 AppointmentCheckedIn = EventContract(
-    "AppointmentCheckedIn", 1, "booking", p.AppointmentCheckedInData,
-    "The customer arrived at the dealer for a booked appointment.", subject_field="appointment_id",
+    "AppointmentCheckedIn",
+    1,
+    "booking",
+    p.AppointmentCheckedInData,
+    "The customer arrived at the dealer for a booked appointment.",
+    subject_field="appointment_id",
 )
 
 # -- workorder (dealer site) ----------------------------------------------------------------
 
 RepairOrderOpened = EventContract(
-    "RepairOrderOpened", 1, "workorder", p.RepairOrderOpenedData,
-    "Reception done: the vehicle is received and its repair order opened.", subject_field="repair_order_id",
+    "RepairOrderOpened",
+    1,
+    "workorder",
+    p.RepairOrderOpenedData,
+    "Reception done: the vehicle is received and its repair order opened.",
+    subject_field="repair_order_id",
 )
 InspectionUploaded = EventContract(
-    "InspectionUploaded", 1, "workorder", p.InspectionUploadedData,
+    "InspectionUploaded",
+    1,
+    "workorder",
+    p.InspectionUploadedData,
     "Multi-point inspection results with photo references are available to the customer.",
     subject_field="repair_order_id",
 )
 QuoteApproved = EventContract(
-    "QuoteApproved", 1, "workorder", p.QuoteApprovedData,
-    "The customer approved or declined each line of a quote and signed.", subject_field="repair_order_id",
+    "QuoteApproved",
+    1,
+    "workorder",
+    p.QuoteApprovedData,
+    "The customer approved or declined each line of a quote and signed.",
+    subject_field="repair_order_id",
 )
 QualityCheckCompleted = EventContract(
-    "QualityCheckCompleted", 1, "workorder", p.QualityCheckCompletedData,
-    "A self-check or inspector check finished, passed or failed (rework).", subject_field="repair_order_id",
+    "QualityCheckCompleted",
+    1,
+    "workorder",
+    p.QualityCheckCompletedData,
+    "A self-check or inspector check finished, passed or failed (rework).",
+    subject_field="repair_order_id",
 )
 VehicleDelivered = EventContract(
-    "VehicleDelivered", 1, "workorder", p.VehicleDeliveredData,
-    "The repair order was settled and the vehicle handed back to the customer.", subject_field="repair_order_id",
+    "VehicleDelivered",
+    1,
+    "workorder",
+    p.VehicleDeliveredData,
+    "The repair order was settled and the vehicle handed back to the customer.",
+    subject_field="repair_order_id",
 )
 
 # -- parts (dealer site) --------------------------------------------------------------------
 
 PartReserved = EventContract(
-    "PartReserved", 1, "parts", p.PartReservedData,
-    "Stock was reserved for an approved quote line.", subject_field="repair_order_id",
+    "PartReserved",
+    1,
+    "parts",
+    p.PartReservedData,
+    "Stock was reserved for an approved quote line.",
+    subject_field="repair_order_id",
 )
 PartIssued = EventContract(
-    "PartIssued", 1, "parts", p.PartIssuedData,
+    "PartIssued",
+    1,
+    "parts",
+    p.PartIssuedData,
     "Parts were issued from the store to a repair order, with batch or serial numbers.",
     subject_field="repair_order_id",
 )
 StockLow = EventContract(
-    "StockLow", 1, "parts", p.StockLowData,
-    "Available stock of a part fell to or below its reorder point.", subject_field="part_number",
+    "StockLow",
+    1,
+    "parts",
+    p.StockLowData,
+    "Available stock of a part fell to or below its reorder point.",
+    subject_field="part_number",
 )
 
 # -- crm (headquarters) ---------------------------------------------------------------------
 
 ReminderDue = EventContract(
-    "ReminderDue", 1, "crm", p.ReminderDueData,
+    "ReminderDue",
+    1,
+    "crm",
+    p.ReminderDueData,
     "A customer is due for maintenance, insurance, annual inspection, declined work or a recall.",
     subject_field="reminder_id",
 )
 SurveyAnswered = EventContract(
-    "SurveyAnswered", 1, "crm", p.SurveyAnsweredData,
-    "A customer answered the follow-up survey after delivery.", subject_field="survey_id",
+    "SurveyAnswered",
+    1,
+    "crm",
+    p.SurveyAnsweredData,
+    "A customer answered the follow-up survey after delivery.",
+    subject_field="survey_id",
 )
 
 ALL: tuple[EventContract, ...] = (

@@ -107,7 +107,11 @@ def object_schema(schema: type[Schema]) -> dict[str, Any]:
         properties[key] = field_schema(field)
         if field.required:
             required.append(key)
-    out: dict[str, Any] = {"type": "object", "additionalProperties": False, "properties": properties}
+    out: dict[str, Any] = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": properties,
+    }
     if required:
         out["required"] = sorted(required)
     rules: Iterable[Rule] = getattr(schema, "rules", ())
@@ -127,8 +131,8 @@ def json_schema_for(contract: EventContract) -> dict[str, Any]:
         "$schema": JSON_SCHEMA_DIALECT,
         "$id": f"urn:aftersales:event:{contract.name}:v{contract.version}",
         "title": f"{contract.name} v{contract.version}",
-        "description": f"{contract.summary} Producer: {contract.producer}; routing key {contract.type} "
-        f"on exchange {contract.exchange}.",
+        "description": f"{contract.summary} Producer: {contract.producer}; "
+        f"routing key {contract.type} on exchange {contract.exchange}.",
         **body,
     }
 
@@ -144,7 +148,8 @@ def _vhost(contract: EventContract) -> str:
 
 def _channel(contract: EventContract) -> dict[str, Any]:
     return {
-        "description": f"{contract.summary} Routing key {contract.type} on exchange {contract.exchange}.",
+        "description": f"{contract.summary} Routing key {contract.type} "
+        f"on exchange {contract.exchange}.",
         "servers": ["dealer-site", "oem"] if contract.at_dealer_site else ["oem"],
         "bindings": {
             "amqp": {
@@ -175,8 +180,9 @@ def _channel(contract: EventContract) -> dict[str, Any]:
                 },
                 "headers": {
                     "type": "object",
-                    "description": "AMQP headers set by the publisher (nameko call-id stack, tracing). "
-                    "Not part of the contract: everything a consumer needs is in the payload.",
+                    "description": "AMQP headers set by the publisher (nameko call-id stack, "
+                    "tracing). Not part of the contract: everything a consumer needs is in the "
+                    "payload.",
                 },
                 "bindings": {
                     "amqp": {
@@ -200,11 +206,11 @@ def asyncapi_document() -> dict[str, Any]:
             "title": "After-sales platform events",
             "version": __version__,
             "description": (
-                "Events published by the dealer-site services (booking, workorder, parts) and the "
-                "headquarters services (crm). Every message is a CloudEvents 1.0 envelope in structured "
-                "JSON mode. Each service publishes to its own topic exchange <service>.events with the "
-                "event type as routing key; an incompatible change is published under a new type "
-                "(…v2) alongside the old one."
+                "Events published by the dealer-site services (booking, workorder, parts) and "
+                "the headquarters services (crm). Every message is a CloudEvents 1.0 envelope "
+                "in structured JSON mode. Each service publishes to its own topic exchange "
+                "<service>.events with the event type as routing key; an incompatible change "
+                "is published under a new type (...v2) alongside the old one."
             ),
         },
         "defaultContentType": "application/cloudevents+json",
@@ -213,14 +219,16 @@ def asyncapi_document() -> dict[str, Any]:
                 "url": "{host}:5672",
                 "protocol": "amqp",
                 "protocolVersion": "0.9.1",
-                "description": "RabbitMQ of one dealer site; its exchanges are shovelled to the OEM broker.",
+                "description": "RabbitMQ of one dealer site; its exchanges are shovelled to the "
+                "OEM broker.",
                 "variables": {"host": {"default": "localhost"}},
             },
             "oem": {
                 "url": "{host}:5672",
                 "protocol": "amqp",
                 "protocolVersion": "0.9.1",
-                "description": "RabbitMQ at OEM headquarters (vhost oem); receives every dealer site's events.",
+                "description": "RabbitMQ at OEM headquarters (vhost oem); receives every dealer "
+                "site's events.",
                 "variables": {"host": {"default": "localhost"}},
             },
         },
@@ -247,17 +255,25 @@ def generated_files() -> dict[str, str]:
     return dict(sorted(files.items()))
 
 
-def stale_files(base: Path = PACKAGE_DIR) -> list[str]:
+def stale_files(base: Path | None = None) -> list[str]:
     """Files that differ from what would be generated, are missing, or are left over."""
+    base = base or PACKAGE_DIR
     expected = generated_files()
-    out = [rel for rel, text in expected.items()
-           if not (base / rel).is_file() or (base / rel).read_text(encoding="utf-8") != text]
-    out += [f"schemas/{p.name}" for p in sorted((base / "schemas").glob("*.json"))
-            if f"schemas/{p.name}" not in expected]
+    out = [
+        rel
+        for rel, text in expected.items()
+        if not (base / rel).is_file() or (base / rel).read_text(encoding="utf-8") != text
+    ]
+    out += [
+        f"schemas/{p.name}"
+        for p in sorted((base / "schemas").glob("*.json"))
+        if f"schemas/{p.name}" not in expected
+    ]
     return sorted(out)
 
 
-def write_files(base: Path = PACKAGE_DIR) -> list[str]:
+def write_files(base: Path | None = None) -> list[str]:
+    base = base or PACKAGE_DIR
     written = []
     for rel, text in generated_files().items():
         path = base / rel
@@ -268,8 +284,9 @@ def write_files(base: Path = PACKAGE_DIR) -> list[str]:
     return written
 
 
-def release_new(base: Path = PACKAGE_DIR) -> list[str]:
+def release_new(base: Path | None = None) -> list[str]:
     """Freeze schemas not released yet. A released file is never overwritten."""
+    base = base or PACKAGE_DIR
     frozen = []
     for contract in sorted(CONTRACTS.values(), key=lambda c: c.type):
         target = base / contract.released_file
@@ -280,24 +297,30 @@ def release_new(base: Path = PACKAGE_DIR) -> list[str]:
     return frozen
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m contracts.export", description=__doc__.split("\n\n")[0])
+def main(argv: list[str] | None = None, *, base: Path | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m contracts.export", description=__doc__.split("\n\n")[0]
+    )
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--check", action="store_true", help="exit 1 if any generated file is out of date")
-    group.add_argument("--release", action="store_true", help="also freeze new schemas into released/")
+    group.add_argument(
+        "--check", action="store_true", help="exit 1 if any generated file is out of date"
+    )
+    group.add_argument(
+        "--release", action="store_true", help="also freeze new schemas into released/"
+    )
     args = parser.parse_args(argv)
     if args.check:
-        stale = stale_files()
+        stale = stale_files(base)
         for rel in stale:
             print(f"out of date: contracts/{rel}")
         if stale:
             print("run: python -m contracts.export", file=sys.stderr)
             return 1
         return 0
-    for rel in write_files():
+    for rel in write_files(base):
         print(f"wrote contracts/{rel}")
     if args.release:
-        for rel in release_new():
+        for rel in release_new(base):
             print(f"released contracts/{rel}")
     return 0
 

@@ -32,11 +32,15 @@ PART_NUMBER = r"^[A-Z0-9][A-Z0-9.-]{1,39}$"
 SHA256 = r"^[0-9a-f]{64}$"
 HTTPS_URL = r"^https://[!-~]+$"
 UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+_DAY = r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
 TIMESTAMP = (
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})$"
+    rf"^{_DAY}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{{1,6}})?"
+    r"(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
 )
-_NAIVE_TIMESTAMP = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?$")
-DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+_NAIVE_TIMESTAMP = re.compile(
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?$"
+)
+DATE = rf"^{_DAY}$"
 
 
 class Pattern(validate.Regexp):
@@ -64,7 +68,9 @@ class StrictInteger(fields.Integer):
 class StrictBoolean(fields.Boolean):
     """JSON ``true``/``false`` only (marshmallow's Boolean also takes "yes", 1, "on")."""
 
-    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> bool:
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> bool:
         if type(value) is not bool:
             raise self.make_error("invalid", input=value)
         return value
@@ -80,7 +86,9 @@ class Timestamp(fields.String):
     }
     _regex = re.compile(TIMESTAMP)
 
-    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> str:
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
         if not self._regex.fullmatch(text):
             raise self.make_error("naive" if _NAIVE_TIMESTAMP.fullmatch(text) else "timestamp")
@@ -98,7 +106,9 @@ class Day(fields.String):
     default_error_messages = {"date": "Not a valid date, e.g. 2025-09-30."}
     _regex = re.compile(DATE)
 
-    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> str:
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
         try:
             if not self._regex.fullmatch(text):
@@ -123,8 +133,14 @@ def _meta(description: str | None, extra: Mapping[str, Any] | None = None) -> di
     return meta
 
 
-def text(max_length: int, *, required: bool = True, description: str | None = None) -> fields.String:
-    return fields.String(required=required, validate=validate.Length(min=1, max=max_length), metadata=_meta(description))
+def text(
+    max_length: int, *, required: bool = True, description: str | None = None
+) -> fields.String:
+    return fields.String(
+        required=required,
+        validate=validate.Length(min=1, max=max_length),
+        metadata=_meta(description),
+    )
 
 
 def matching(
@@ -151,80 +167,157 @@ def ident(*, required: bool = True, description: str | None = None) -> fields.St
     )
 
 
-def dealer_code(*, required: bool = True, description: str | None = "Dealer code (经销商代码).") -> fields.String:
-    return matching(DEALER_CODE, "Not a valid dealer code: 2-12 characters A-Z 0-9.", required=required,
-                    description=description)
+def dealer_code(
+    *, required: bool = True, description: str | None = "Dealer code (经销商代码)."
+) -> fields.String:
+    return matching(
+        DEALER_CODE,
+        "Not a valid dealer code: 2-12 characters A-Z 0-9.",
+        required=required,
+        description=description,
+    )
 
 
-def vin(*, required: bool = True, description: str | None = "Vehicle identification number (车架号).") -> fields.String:
-    return matching(VIN, "Not a valid VIN: 17 characters A-Z (no I, O, Q) and 0-9.", required=required,
-                    description=description)
+def vin(
+    *, required: bool = True, description: str | None = "Vehicle identification number (车架号)."
+) -> fields.String:
+    return matching(
+        VIN,
+        "Not a valid VIN: 17 characters A-Z (no I, O, Q) and 0-9.",
+        required=required,
+        description=description,
+    )
 
 
-def plate(*, required: bool = True, description: str | None = "Licence plate (车牌号), e.g. 京A12345.") -> fields.String:
-    return fields.String(required=required, validate=validate.Length(min=2, max=16), metadata=_meta(description))
+def plate(
+    *, required: bool = True, description: str | None = "Licence plate (车牌号), e.g. 京A12345."
+) -> fields.String:
+    return fields.String(
+        required=required, validate=validate.Length(min=2, max=16), metadata=_meta(description)
+    )
 
 
 def phone(*, required: bool = True, description: str | None = None) -> fields.String:
-    return matching(PHONE, "Not a valid phone number: digits, optionally starting with +.", required=required,
-                    description=description)
+    return matching(
+        PHONE,
+        "Not a valid phone number: digits, optionally starting with +.",
+        required=required,
+        description=description,
+    )
 
 
 def money(*, required: bool = True, description: str | None = None) -> fields.String:
-    return matching(MONEY, 'Not a valid amount: a non-negative decimal string with 2 decimals, e.g. "368.00".',
-                    required=required, description=description)
+    return matching(
+        MONEY,
+        'Not a valid amount: a non-negative decimal string with 2 decimals, e.g. "368.00".',
+        required=required,
+        description=description,
+    )
 
 
-def quantity(*, positive: bool = True, required: bool = True, description: str | None = None) -> fields.String:
+def quantity(
+    *, positive: bool = True, required: bool = True, description: str | None = None
+) -> fields.String:
     if positive:
-        return matching(POSITIVE_QUANTITY, 'Not a valid quantity: a positive decimal string, e.g. "1" or "4.5".',
-                        required=required, description=description)
-    return matching(QUANTITY, 'Not a valid quantity: a non-negative decimal string, e.g. "0" or "4.5".',
-                    required=required, description=description)
+        return matching(
+            POSITIVE_QUANTITY,
+            'Not a valid quantity: a positive decimal string, e.g. "1" or "4.5".',
+            required=required,
+            description=description,
+        )
+    return matching(
+        QUANTITY,
+        'Not a valid quantity: a non-negative decimal string, e.g. "0" or "4.5".',
+        required=required,
+        description=description,
+    )
 
 
 def hours(*, required: bool = True, description: str | None = None) -> fields.String:
-    return matching(HOURS, 'Not valid hours: a non-negative decimal string with up to 2 decimals, e.g. "1.5".',
-                    required=required, description=description)
+    return matching(
+        HOURS,
+        'Not valid hours: a non-negative decimal string with up to 2 decimals, e.g. "1.5".',
+        required=required,
+        description=description,
+    )
 
 
 def code(*, required: bool = True, description: str | None = None) -> fields.String:
-    return matching(CODE, "Not a valid code: 1-32 characters A-Z 0-9 _ . - starting with A-Z or 0-9.",
-                    required=required, description=description)
+    return matching(
+        CODE,
+        "Not a valid code: 1-32 characters A-Z 0-9 _ . - starting with A-Z or 0-9.",
+        required=required,
+        description=description,
+    )
 
 
-def part_number(*, required: bool = True, description: str | None = "OEM part number (零件号).") -> fields.String:
-    return matching(PART_NUMBER, "Not a valid part number: 2-40 characters A-Z 0-9 . - (no spaces).",
-                    required=required, description=description)
+def part_number(
+    *, required: bool = True, description: str | None = "OEM part number (零件号)."
+) -> fields.String:
+    return matching(
+        PART_NUMBER,
+        "Not a valid part number: 2-40 characters A-Z 0-9 . - (no spaces).",
+        required=required,
+        description=description,
+    )
 
 
 def sha256(*, required: bool = True, description: str | None = None) -> fields.String:
-    return matching(SHA256, "Not a valid SHA-256: 64 lowercase hex digits.", required=required,
-                    description=description)
+    return matching(
+        SHA256,
+        "Not a valid SHA-256: 64 lowercase hex digits.",
+        required=required,
+        description=description,
+    )
 
 
 def https_url(*, required: bool = True, description: str | None = None) -> fields.String:
-    return matching(HTTPS_URL, "Not a valid https URL.", required=required, description=description,
-                    max_length=512, extra={"format": "uri"})
+    return matching(
+        HTTPS_URL,
+        "Not a valid https URL.",
+        required=required,
+        description=description,
+        max_length=512,
+        extra={"format": "uri"},
+    )
 
 
 def uuid(*, required: bool = True, description: str | None = None) -> fields.String:
-    return matching(UUID, "Not a valid UUID (lowercase, hyphenated).", required=required, description=description,
-                    extra={"format": "uuid"})
+    return matching(
+        UUID,
+        "Not a valid UUID (lowercase, hyphenated).",
+        required=required,
+        description=description,
+        extra={"format": "uuid"},
+    )
 
 
-def choice(values: Iterable[str], *, required: bool = True, description: str | None = None) -> fields.String:
-    return fields.String(required=required, validate=validate.OneOf(tuple(values)), metadata=_meta(description))
+def choice(
+    values: Iterable[str], *, required: bool = True, description: str | None = None
+) -> fields.String:
+    return fields.String(
+        required=required, validate=validate.OneOf(tuple(values)), metadata=_meta(description)
+    )
 
 
 def constant(value: str, *, required: bool = True, description: str | None = None) -> fields.String:
-    return fields.String(required=required, validate=validate.Equal(value), metadata=_meta(description))
+    return fields.String(
+        required=required, validate=validate.Equal(value), metadata=_meta(description)
+    )
 
 
-def integer(minimum: int, maximum: int | None = None, *, required: bool = True,
-            description: str | None = None) -> StrictInteger:
-    return StrictInteger(required=required, validate=validate.Range(min=minimum, max=maximum),
-                         metadata=_meta(description))
+def integer(
+    minimum: int,
+    maximum: int | None = None,
+    *,
+    required: bool = True,
+    description: str | None = None,
+) -> StrictInteger:
+    return StrictInteger(
+        required=required,
+        validate=validate.Range(min=minimum, max=maximum),
+        metadata=_meta(description),
+    )
 
 
 def boolean(*, required: bool = True, description: str | None = None) -> StrictBoolean:
@@ -239,14 +332,26 @@ def day(*, required: bool = True, description: str | None = None) -> Day:
     return Day(required=required, metadata=_meta(description))
 
 
-def nested(schema: type[Schema], *, required: bool = True, description: str | None = None) -> fields.Nested:
+def nested(
+    schema: type[Schema], *, required: bool = True, description: str | None = None
+) -> fields.Nested:
     return fields.Nested(schema, required=required, metadata=_meta(description))
 
 
-def list_of(item: fields.Field, *, min_items: int = 0, max_items: int, required: bool = True,
-            description: str | None = None) -> fields.List:
-    return fields.List(item, required=required, validate=validate.Length(min=min_items, max=max_items),
-                       metadata=_meta(description))
+def list_of(
+    item: fields.Field,
+    *,
+    min_items: int = 0,
+    max_items: int,
+    required: bool = True,
+    description: str | None = None,
+) -> fields.List:
+    return fields.List(
+        item,
+        required=required,
+        validate=validate.Length(min=min_items, max=max_items),
+        metadata=_meta(description),
+    )
 
 
 # -- rules across fields -----------------------------------------------------------------
@@ -303,15 +408,23 @@ class AnyNonEmpty(Rule):
         return {"_schema": [f"At least one of {', '.join(self.names)} must not be empty."]}
 
     def json_schema(self) -> dict[str, Any]:
-        return {"anyOf": [{"required": [n], "properties": {n: {"minItems": 1}}} for n in self.names]}
+        return {
+            "anyOf": [{"required": [n], "properties": {n: {"minItems": 1}}} for n in self.names]
+        }
 
 
 class When(Rule):
     """If ``field`` equals ``value``: the ``require`` fields must be present, the ``forbid``
     fields absent."""
 
-    def __init__(self, field: str, value: str | bool, *, require: Iterable[str] = (),
-                 forbid: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        field: str,
+        value: str | bool,
+        *,
+        require: Iterable[str] = (),
+        forbid: Iterable[str] = (),
+    ) -> None:
         self.field, self.value = field, value
         self.require, self.forbid = tuple(require), tuple(forbid)
 
@@ -348,7 +461,11 @@ class Requires(Rule):
     def check(self, data: Mapping[str, Any]) -> dict[str, list[str]]:
         if self.field not in data:
             return {}
-        return {name: [f"Required when {self.field} is given."] for name in self.needs if name not in data}
+        return {
+            name: [f"Required when {self.field} is given."]
+            for name in self.needs
+            if name not in data
+        }
 
     def json_schema(self) -> dict[str, Any]:
         return {"dependentRequired": {self.field: list(self.needs)}}
@@ -361,7 +478,9 @@ class Check(Rule):
     absent optional fields as "not applicable".
     """
 
-    def __init__(self, field: str, description: str, ok: Callable[[Mapping[str, Any]], bool]) -> None:
+    def __init__(
+        self, field: str, description: str, ok: Callable[[Mapping[str, Any]], bool]
+    ) -> None:
         self.field, self.description, self.ok = field, description, ok
 
     def check(self, data: Mapping[str, Any]) -> dict[str, list[str]]:

@@ -23,8 +23,24 @@ PAY_TYPES = ("CUSTOMER_PAY", "WARRANTY", "INTERNAL")
 CHANNELS = ("APP", "WECHAT", "PHONE", "WEB", "WALK_IN")
 CURRENCIES = ("CNY",)
 APPOINTMENT_STATUSES = ("SCHEDULED", "CONFIRMED")  # status right after booking / rescheduling
-SERVICE_TYPES = ("MAINTENANCE", "REPAIR", "DIAGNOSIS", "RECALL", "BODY_AND_PAINT", "TYRES", "INSPECTION", "OTHER")
-CANCEL_REASONS = ("CUSTOMER_REQUEST", "VEHICLE_SOLD", "SERVICED_ELSEWHERE", "DEALER_UNAVAILABLE", "DUPLICATE", "OTHER")
+SERVICE_TYPES = (
+    "MAINTENANCE",
+    "REPAIR",
+    "DIAGNOSIS",
+    "RECALL",
+    "BODY_AND_PAINT",
+    "TYRES",
+    "INSPECTION",
+    "OTHER",
+)
+CANCEL_REASONS = (
+    "CUSTOMER_REQUEST",
+    "VEHICLE_SOLD",
+    "SERVICED_ELSEWHERE",
+    "DEALER_UNAVAILABLE",
+    "DUPLICATE",
+    "OTHER",
+)
 PARTIES = ("CUSTOMER", "DEALER")
 INSPECTION_STATUSES = ("GREEN", "YELLOW", "RED")
 PHOTO_TYPES = ("image/jpeg", "image/png", "image/webp", "image/heic", "video/mp4")
@@ -60,7 +76,7 @@ def _amount_sum(data: Mapping[str, Any], names: tuple[str, ...]) -> Decimal:
 
 class Customer(ContractSchema):
     customer_id = f.ident(description="Customer id in crm (客户编号).")
-    name = f.text(64, description="Customer name (客户姓名).")
+    name = f.text(100, description="Customer name (客户姓名).")
     phone = f.phone(description="Mobile number for confirmations (手机号).")
 
 
@@ -79,20 +95,30 @@ class AppointmentBookedData(ContractSchema):
     rules = (_before("slot_start", "slot_end"),)
 
     appointment_id = f.ident(description="Appointment id (预约单号).")
-    dealer_code = f.dealer_code(description="Dealer the appointment is at; equals the envelope's dealercode.")
-    status = f.choice(APPOINTMENT_STATUSES, description="CONFIRMED when the dealer confirmed it while booking.")
+    dealer_code = f.dealer_code(
+        description="Dealer the appointment is at; equals the envelope's dealercode."
+    )
+    status = f.choice(
+        APPOINTMENT_STATUSES, description="CONFIRMED when the dealer confirmed it while booking."
+    )
     customer = f.nested(Customer)
     vehicle = f.nested(Vehicle)
     service_type = f.choice(SERVICE_TYPES)
     slot_start = f.timestamp()
     slot_end = f.timestamp()
     channel = f.choice(CHANNELS, description="Where the booking was made.")
-    pickup_address = f.text(200, required=False, description="Present when pickup and delivery (取送车) is booked.")
+    pickup_address = f.text(
+        200, required=False, description="Present when pickup and delivery (取送车) is booked."
+    )
     loaner_requested = f.boolean(description="Loaner car (代步车) requested.")
     customer_waiting = f.boolean(required=False, description="Customer waits in the lounge.")
     advisor_id = f.ident(required=False, description="Service advisor (服务顾问) assigned, if any.")
-    reminder_id = f.ident(required=False, description="The reminder that led to this booking (conversion KPI).")
-    lead_id = f.ident(required=False, description="The online lead that led to this booking (conversion KPI).")
+    reminder_id = f.ident(
+        required=False, description="The reminder that led to this booking (conversion KPI)."
+    )
+    lead_id = f.ident(
+        required=False, description="The online lead that led to this booking (conversion KPI)."
+    )
     booked_at = f.timestamp()
 
 
@@ -164,7 +190,9 @@ class RepairOrderOpenedData(ContractSchema):
 
 
 class Photo(ContractSchema):
-    sha256 = f.sha256(description="Content hash; the photo itself is fetched from the workorder service.")
+    sha256 = f.sha256(
+        description="Content hash; the photo itself is fetched from the workorder service."
+    )
     content_type = f.choice(PHOTO_TYPES)
     size_bytes = f.integer(1, 100_000_000)
 
@@ -179,25 +207,43 @@ class InspectionItem(ContractSchema):
 
 class InspectionUploadedData(ContractSchema):
     repair_order_id = f.ident()
-    inspection_id = f.ident(description="Id of this upload; a later upload for the same RO has a new id.")
+    inspection_id = f.ident(
+        description="Id of this upload; a later upload for the same RO has a new id."
+    )
     vin = f.vin()
     items = f.list_of(f.nested(InspectionItem), min_items=1, max_items=200)
     inspected_by = f.ident(description="Technician id.")
     inspected_at = f.timestamp()
-    report_url = f.https_url(required=False, description="Customer-facing report page. Never carries an access token.")
+    report_url = f.https_url(
+        required=False, description="Customer-facing report page. Never carries an access token."
+    )
 
 
 class QuoteLine(ContractSchema):
     rules = (
-        When("kind", "LABOUR", require=("operation_code", "flat_rate_hours"), forbid=("part_number", "quantity")),
-        When("kind", "PART", require=("part_number", "quantity"), forbid=("operation_code", "flat_rate_hours")),
+        When(
+            "kind",
+            "LABOUR",
+            require=("operation_code", "flat_rate_hours"),
+            forbid=("part_number", "quantity"),
+        ),
+        When(
+            "kind",
+            "PART",
+            require=("part_number", "quantity"),
+            forbid=("operation_code", "flat_rate_hours"),
+        ),
     )
 
     line_id = f.ident()
     kind = f.choice(LINE_KINDS)
     description = f.text(200)
-    operation_code = f.code(required=False, description="Labour operation code (工时代码); LABOUR lines only.")
-    flat_rate_hours = f.hours(required=False, description="Flat-rate hours (标准工时); LABOUR lines only.")
+    operation_code = f.code(
+        required=False, description="Labour operation code (工时代码); LABOUR lines only."
+    )
+    flat_rate_hours = f.hours(
+        required=False, description="Flat-rate hours (标准工时); LABOUR lines only."
+    )
     part_number = f.part_number(required=False, description="PART lines only.")
     quantity = f.quantity(required=False, description="PART lines only.")
     unit_price = f.money(description="Labour rate per hour, or price per part unit.")
@@ -208,27 +254,44 @@ class QuoteLine(ContractSchema):
 class QuoteApprovedData(ContractSchema):
     rules = (
         AnyNonEmpty("approved_lines", "declined_lines"),
-        Check("approved_total", "Must equal the sum of approved_lines amounts.",
-              lambda d: Decimal(d["approved_total"]) == sum((Decimal(x["amount"]) for x in d["approved_lines"]),
-                                                            Decimal(0))),
-        Check("declined_total", "Must equal the sum of declined_lines amounts.",
-              lambda d: Decimal(d["declined_total"]) == sum((Decimal(x["amount"]) for x in d["declined_lines"]),
-                                                            Decimal(0))),
+        Check(
+            "approved_total",
+            "Must equal the sum of approved_lines amounts.",
+            lambda d: (
+                Decimal(d["approved_total"])
+                == sum((Decimal(x["amount"]) for x in d["approved_lines"]), Decimal(0))
+            ),
+        ),
+        Check(
+            "declined_total",
+            "Must equal the sum of declined_lines amounts.",
+            lambda d: (
+                Decimal(d["declined_total"])
+                == sum((Decimal(x["amount"]) for x in d["declined_lines"]), Decimal(0))
+            ),
+        ),
     )
 
     repair_order_id = f.ident()
     quote_id = f.ident()
-    round = f.integer(1, description="1 = first quote, 2 and up = additional work (增修) found during the repair.")
+    round = f.integer(
+        1, description="1 = first quote, 2 and up = additional work (增修) found during the repair."
+    )
     customer_id = f.ident()
     vin = f.vin()
     approved_lines = f.list_of(f.nested(QuoteLine), max_items=200)
-    declined_lines = f.list_of(f.nested(QuoteLine), max_items=200,
-                               description="Kept for declined-work follow-up (crm reminders).")
+    declined_lines = f.list_of(
+        f.nested(QuoteLine),
+        max_items=200,
+        description="Kept for declined-work follow-up (crm reminders).",
+    )
     approved_total = f.money()
     declined_total = f.money()
     currency = f.choice(CURRENCIES)
     approved_via = f.choice(APPROVAL_CHANNELS, required=False)
-    signed_by = f.ident(description="Customer id of the signer, or the advisor's id for a phone approval.")
+    signed_by = f.ident(
+        description="Customer id of the signer, or the advisor's id for a phone approval."
+    )
     signed_at = f.timestamp()
 
 
@@ -237,11 +300,20 @@ class QualityCheckCompletedData(ContractSchema):
 
     repair_order_id = f.ident()
     check_id = f.ident()
-    stage = f.choice(QC_STAGES, description="SELF = technician self-check (自检), INSPECTOR = QC inspector (终检).")
+    stage = f.choice(
+        QC_STAGES,
+        description="SELF = technician self-check (自检), INSPECTOR = QC inspector (终检).",
+    )
     passed = f.boolean()
-    reason = f.text(500, required=False, description="Why the check failed; required when passed is false.")
-    rework_count = f.integer(0, 99, description="Times this RO was sent back to rework before this check.")
-    line_ids = f.list_of(f.ident(), max_items=200, required=False, description="Quote lines covered by the check.")
+    reason = f.text(
+        500, required=False, description="Why the check failed; required when passed is false."
+    )
+    rework_count = f.integer(
+        0, 99, description="Times this RO was sent back to rework before this check."
+    )
+    line_ids = f.list_of(
+        f.ident(), max_items=200, required=False, description="Quote lines covered by the check."
+    )
     checked_by = f.ident()
     checked_at = f.timestamp()
 
@@ -257,12 +329,24 @@ _INVOICE_TERMS = ("labour_total", "parts_total", "sundries_total")
 
 class VehicleDeliveredData(ContractSchema):
     rules = (
-        Check("grand_total", "Must equal labour_total + parts_total + sundries_total - discount_total.",
-              lambda d: Decimal(d["grand_total"]) == _amount_sum(d, _INVOICE_TERMS) - Decimal(d["discount_total"])),
-        Check("totals_by_pay_type", "Must add up to grand_total.",
-              lambda d: _amount_sum(d["totals_by_pay_type"], PAY_TYPES) == Decimal(d["grand_total"])),
-        Check("tax_total", "Must not exceed grand_total (amounts include VAT).",
-              lambda d: Decimal(d["tax_total"]) <= Decimal(d["grand_total"])),
+        Check(
+            "grand_total",
+            "Must equal labour_total + parts_total + sundries_total - discount_total.",
+            lambda d: (
+                Decimal(d["grand_total"])
+                == _amount_sum(d, _INVOICE_TERMS) - Decimal(d["discount_total"])
+            ),
+        ),
+        Check(
+            "totals_by_pay_type",
+            "Must add up to grand_total.",
+            lambda d: _amount_sum(d["totals_by_pay_type"], PAY_TYPES) == Decimal(d["grand_total"]),
+        ),
+        Check(
+            "tax_total",
+            "Must not exceed grand_total (amounts include VAT).",
+            lambda d: Decimal(d["tax_total"]) <= Decimal(d["grand_total"]),
+        ),
         _before("opened_at", "delivered_at"),
     )
 
@@ -275,9 +359,13 @@ class VehicleDeliveredData(ContractSchema):
     labour_total = f.money()
     parts_total = f.money()
     sundries_total = f.money(description="Other charges (其他费用), e.g. waste disposal.")
-    discount_total = f.money(description="Coupons and discounts, a positive amount that is subtracted.")
+    discount_total = f.money(
+        description="Coupons and discounts, a positive amount that is subtracted."
+    )
     tax_total = f.money(description="VAT included in grand_total.")
-    grand_total = f.money(description="labour_total + parts_total + sundries_total - discount_total.")
+    grand_total = f.money(
+        description="labour_total + parts_total + sundries_total - discount_total."
+    )
     totals_by_pay_type = f.nested(PayTypeTotals, description="grand_total split by who pays.")
     currency = f.choice(CURRENCIES)
     labour_hours_sold = f.hours(description="Flat-rate hours invoiced (all pay types).")
@@ -300,7 +388,11 @@ class PartIssuedData(ContractSchema):
     rules = (
         AtLeastOne("batch_number", "serial_numbers"),
         Requires("unit_price", "currency"),
-        Check("serial_numbers", "Must list one serial number per unit issued.", _serials_match_quantity),
+        Check(
+            "serial_numbers",
+            "Must list one serial number per unit issued.",
+            _serials_match_quantity,
+        ),
     )
 
     issue_id = f.ident()
@@ -357,11 +449,17 @@ class ReminderDueData(ContractSchema):
     reason = f.choice(REMINDER_REASONS)
     customer_id = f.ident()
     vin = f.vin()
-    dealer_code = f.dealer_code(description="Dealer expected to serve the customer; equals the envelope's dealercode.")
+    dealer_code = f.dealer_code(
+        description="Dealer expected to serve the customer; equals the envelope's dealercode."
+    )
     due_on = f.day()
     due_mileage_km = f.integer(0, MAX_MILEAGE_KM, required=False)
-    campaign_code = f.code(required=False, description="Recall or campaign code; required for RECALL.")
-    source_repair_order_id = f.ident(required=False, description="RO with the declined work; for DECLINED_WORK.")
+    campaign_code = f.code(
+        required=False, description="Recall or campaign code; required for RECALL."
+    )
+    source_repair_order_id = f.ident(
+        required=False, description="RO with the declined work; for DECLINED_WORK."
+    )
     raised_at = f.timestamp()
 
 

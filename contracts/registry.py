@@ -13,7 +13,8 @@ if len(CONTRACTS) != len(events.ALL):  # two constants with the same name and ve
 
 
 def contract_for(type_or_name: str) -> EventContract:
-    """``"aftersales.QuoteApproved.v1"`` gives that contract; ``"QuoteApproved"`` the latest major."""
+    """``"aftersales.QuoteApproved.v1"`` gives that contract; ``"QuoteApproved"`` gives the
+    latest major version of QuoteApproved."""
     if not isinstance(type_or_name, str):
         raise ContractViolation({"type": [f"Unknown event type or name: {type_or_name!r}."]})
     found = CONTRACTS.get(type_or_name)

@@ -1,0 +1,47 @@
+"""With the broker down a dealer site keeps taking bookings; when it is back every event
+arrives and is applied once."""
+
+from __future__ import annotations
+
+import subprocess
+import pytest
+import requests
+
+from booking.service import BookingService
+from chassis.testing import make_settings, service_database, wait_for
+from tests.flows.test_booking_reaches_workshop import booking_request, count
+from workorder.service import WorkorderService
+
+pytestmark = pytest.mark.faults
+
+
+def rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=120)
+
+
+def test_bookings_taken_while_the_broker_is_down_arrive_once_when_it_is_back(
+        database, amqp_uri, services):
+    booking_db = service_database(database, BookingService)
+    workorder_db = service_database(database, WorkorderService)
+    booking = make_settings("booking", booking_db, amqp_uri)
+    services(WorkorderService, make_settings("workorder", workorder_db, amqp_uri))
+    services(BookingService, booking)
+    url = f"http://127.0.0.1:{booking.http_port}/appointments"
+
+    rabbitmqctl("stop_app")  # whatever happens below, the finally starts it again
+    try:
+        statuses = [requests.post(url, json=booking_request(), timeout=10).status_code
+                    for _ in range(5)]
+        assert statuses == [201] * 5
+        assert count(booking_db, "appointments") == 5
+        assert count(booking_db, "outbox WHERE published_at IS NULL") == 5
+        ready = requests.get(f"http://127.0.0.1:{booking.http_port}/ready", timeout=10)
+        assert ready.status_code == 503 and ready.json()["broker"].startswith("down")
+    finally:
+        rabbitmqctl("start_app")
+        rabbitmqctl("await_startup")
+
+    wait_for(lambda: count(workorder_db, "expected_arrivals") == 5, timeout=90,
+             message="the five bookings to reach the workshop")
+    assert count(booking_db, "outbox WHERE published_at IS NULL") == 0
+    assert count(workorder_db, "inbox") == 5
