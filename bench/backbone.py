@@ -24,7 +24,6 @@ import argparse
 import json
 import logging
 import math
-import socket
 import sys
 import time
 import uuid
@@ -45,8 +44,12 @@ from sqlalchemy.orm import Session
 from chassis.broker_admin import BrokerAdmin
 from chassis.config import Settings
 from chassis.consumer import EventConsumer, handle_event
-from chassis.db import Database, define_backbone_tables, drop_database, ensure_database
-from chassis.db import find_database
+from chassis.db import (
+    Database,
+    define_backbone_tables,
+    drop_database,
+    ensure_database,
+)
 from chassis.outbox import Outbox
 from chassis.service import PlatformService
 from chassis.testing import AMQP, POSTGRES, make_settings
@@ -392,7 +395,7 @@ def run_raw(mode: str, count: int, rate: float, prefetch: int) -> Result:
                     while not stop.ready():
                         try:
                             conn.drain_events(timeout=0.2)
-                        except socket.timeout:
+                        except TimeoutError:
                             pass
 
         consumer = eventlet.spawn(consume)

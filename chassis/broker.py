@@ -101,7 +101,10 @@ class ConfirmingPublisher:
             self._outstanding.discard(delivery_tag)
 
     def _on_nack(self, delivery_tag: int, multiple: bool) -> None:
-        settled = {t for t in self._outstanding if t <= delivery_tag} if multiple else {delivery_tag}
+        if multiple:
+            settled = {t for t in self._outstanding if t <= delivery_tag}
+        else:
+            settled = {delivery_tag}
         self._nacked |= settled
         self._outstanding -= settled
 

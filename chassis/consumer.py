@@ -18,7 +18,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -201,7 +200,7 @@ class EventConsumer(SharedExtension, ProviderCollector):
                     # a few batches rather than one worker per message.
                     for _ in range(self.settings.consumer_batch_size):
                         connection.drain_events(timeout=0.0005)
-                except socket.timeout:
+                except TimeoutError:
                     pass
                 self._dispatch_pending()
                 if time.monotonic() - last_beat > 5:

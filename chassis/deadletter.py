@@ -56,7 +56,8 @@ def _from_message(position: int, message: Any) -> DeadLetter:
         headers.setdefault("x-attempts", headers.get("x-delivery-count", 0))
     return DeadLetter(
         position=position, message_id=(message.properties or {}).get("message_id", ""),
-        reason=str(headers.get("x-death-reason", "")), detail=str(headers.get("x-death-detail", "")),
+        reason=str(headers.get("x-death-reason", "")),
+        detail=str(headers.get("x-death-detail", "")),
         attempts=int(headers.get("x-attempts", 0) or 0),
         original_queue=str(headers.get("x-original-queue", "")),
         routing_key=str(headers.get("x-original-routing-key", "")),

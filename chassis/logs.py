@@ -17,8 +17,9 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+# Never mutated in place (log_context sets a new dict), so an immutable default is safe.
 _context: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar(
-    "aftersales_log_context", default={})
+    "aftersales_log_context", default={})  # noqa: B039
 
 # Mainland mobile numbers (11 digits starting with 1) and anything labelled as a phone.
 _PHONE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")

@@ -9,8 +9,8 @@ from __future__ import annotations
 import time
 
 from nameko.extensions import DependencyProvider
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import CONTENT_TYPE_LATEST as METRICS_CONTENT_TYPE  # noqa: F401
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from chassis import __version__
 from chassis.errors import http_status

@@ -100,7 +100,8 @@ def booking_request(rng: random.Random, day: datetime) -> dict[str, Any]:
     slot = day.replace(hour=rng.randint(8, 16), minute=rng.choice([0, 30]), second=0,
                        microsecond=0)
     return {
-        "customer": {"name": rng.choice(NAMES), "phone": f"1{rng.randint(3, 9)}{rng.randint(0, 999999999):09d}"},
+        "customer": {"name": rng.choice(NAMES),
+                     "phone": f"1{rng.randint(3, 9)}{rng.randint(0, 999999999):09d}"},
         "vehicle": {"plate": f"{rng.choice(PLATE_PREFIX)}{rng.randint(10000, 99999)}"},
         "service_type": rng.choice(SERVICE_TYPES),
         "slot_start": slot.isoformat(),

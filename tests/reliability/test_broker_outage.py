@@ -4,6 +4,7 @@ arrives and is applied once."""
 from __future__ import annotations
 
 import subprocess
+
 import pytest
 import requests
 

@@ -1,7 +1,6 @@
 """Alembic environment of the workorder database."""
 
-from workorder.models import metadata
-
 from chassis.migration_env import run_migrations
+from workorder.models import metadata
 
 run_migrations(metadata)
