@@ -12,6 +12,8 @@ from typing import Any
 import kombu
 from nameko.standalone.events import get_event_exchange
 
+import chassis.embedded  # noqa: F401  (memory:// gets one namespace per vhost)
+
 log = logging.getLogger(__name__)
 
 DEAD_LETTER_EXCHANGE = "aftersales.deadletter"

@@ -144,12 +144,15 @@ class EventConsumer(SharedExtension, ProviderCollector):
         if self._running:
             return
         self._running = True
-        self.container.spawn_managed_thread(self._run, identifier="event_consumer")
+        self._thread = self.container.spawn_managed_thread(self._run,
+                                                           identifier="event_consumer")
 
     def stop(self) -> None:
+        super().stop()  # waits until every entrypoint has unregistered
         self._running = False
+        with eventlet.Timeout(5, False):
+            self._thread.wait()  # leaves its drain loop within a fraction of a second
         self.dead_letters.close()
-        super().stop()
 
     def kill(self) -> None:
         self._running = False
@@ -259,8 +262,15 @@ class EventConsumer(SharedExtension, ProviderCollector):
             if delivery.attempt >= self.retry.max_attempts:
                 metrics.ENTRYPOINT_REQUESTS.labels(self.service, "event",
                                                    provider.method_name).inc()
-                self._dead_letter(provider, delivery.message, HANDLER_FAILED, delivery.error,
-                                  attempts=delivery.attempt, generation=generation)
+                try:
+                    self._dead_letter(provider, delivery.message, HANDLER_FAILED,
+                                      delivery.error, attempts=delivery.attempt,
+                                      generation=generation)
+                except Exception as exc:
+                    # Still unacknowledged: try the last attempt (and this) again later.
+                    log.warning("could not dead-letter %s: %s", delivery.event_id, exc)
+                    eventlet.spawn_after(self.retry.backoff_max_seconds, provider.redeliver,
+                                         delivery, generation)
                 continue
             metrics.HANDLER_RETRIES.labels(self.service, provider.method_name).inc()
             delay = self.retry.delay(delivery.attempt)

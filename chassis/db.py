@@ -122,6 +122,17 @@ def migrate(url: str, migrations_dir: Path, revision: str = "head") -> None:
     command.upgrade(config, revision)
 
 
+def count_rows(url: str, table: str, where: str = "") -> int:
+    """Rows of a table (for the demo's summary and the tests), optionally filtered."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            clause = f" WHERE {where}" if where else ""
+            return conn.scalar(sa.text(f"SELECT count(*) FROM {table}{clause}"))
+    finally:
+        engine.dispose()
+
+
 def ping(engine: Engine) -> None:
     with engine.connect() as conn:
         conn.execute(sa.text("SELECT 1"))

@@ -103,6 +103,12 @@ class OutboxRelay:
     def run(self) -> None:
         """The relay's loop; returns when stop() is called."""
         self._running = True
+        try:
+            self._loop()
+        finally:
+            self.publisher.close()
+
+    def _loop(self) -> None:
         backoff = 0.0
         while self._running:
             try:
@@ -122,7 +128,6 @@ class OutboxRelay:
     def stop(self) -> None:
         self._running = False
         self.wake()
-        self.publisher.close()
 
     def _sleep(self, seconds: float) -> None:
         self._wakeup.wait(timeout=seconds)
@@ -200,7 +205,8 @@ class Outbox(DependencyProvider):
                                  batch_size=self.settings.relay_batch_size,
                                  poll_seconds=self.settings.relay_poll_seconds)
         sa.event.listen(self.database.session_factory, "after_commit", self._after_commit)
-        self.container.spawn_managed_thread(self.relay.run, identifier="outbox_relay")
+        self._thread = self.container.spawn_managed_thread(self.relay.run,
+                                                           identifier="outbox_relay")
 
     def _after_commit(self, session: Session) -> None:
         if session.info.pop(_PENDING_FLAG, False):
@@ -209,8 +215,11 @@ class Outbox(DependencyProvider):
     def stop(self) -> None:
         sa.event.remove(self.database.session_factory, "after_commit", self._after_commit)
         self.relay.stop()
+        with eventlet.Timeout(5, False):
+            self._thread.wait()  # a batch in flight finishes and is marked sent
 
-    kill = stop
+    def kill(self) -> None:
+        self.relay.stop()
 
     def get_dependency(self, worker_ctx) -> EventEmitter:  # type: ignore[no-untyped-def]
         return EventEmitter(self.database.session_for(worker_ctx),

@@ -7,6 +7,7 @@ yield to other green threads while it waits on PostgreSQL.
 from __future__ import annotations
 
 import logging
+import socket
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -29,6 +30,13 @@ def green() -> None:
 
     patch_psycopg()
     _greened = True
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now (for tests and the demo)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def service_classes() -> dict[str, type]:

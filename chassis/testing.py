@@ -6,7 +6,6 @@ so tests cannot see each other's messages or rows, and nothing is left behind.
 
 from __future__ import annotations
 
-import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -20,7 +19,7 @@ from chassis.broker_admin import BrokerAdmin
 from chassis.config import RetryPolicy, Settings
 from chassis.consumer import EventConsumer
 from chassis.db import drop_database, ensure_database, migrate
-from chassis.runner import make_container, migrations_dir
+from chassis.runner import free_port, make_container, migrations_dir
 
 POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:5432"
 AMQP = "amqp://guest:guest@127.0.0.1:5672"
@@ -39,12 +38,6 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 15.0, interval: floa
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout}s waiting for {message}")
         eventlet.sleep(interval)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

@@ -27,9 +27,9 @@ import requests  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
 from chassis.config import Settings  # noqa: E402
-from chassis.db import create_engine, drop_database, migrate  # noqa: E402
+from chassis.db import count_rows, drop_database, migrate  # noqa: E402
 from chassis.logs import configure_logging  # noqa: E402
-from chassis.runner import make_container, migrations_dir, service_class  # noqa: E402
+from chassis.runner import free_port, make_container, migrations_dir, service_class  # noqa: E402
 
 POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:5432"
 AMQP = "amqp://guest:guest@127.0.0.1:5672"
@@ -68,10 +68,11 @@ def real_components_reachable() -> str | None:
 
 
 def plan_sites(dealers: int, embedded: bool, workdir: Path, base_port: int) -> list[Site]:
+    """Settings of every service of every site; base_port 0 picks free ports."""
     sites = []
     for index in range(dealers):
         code = f"D{index + 1:03d}"
-        amqp = "memory://" if embedded else f"{AMQP}/site-{code}"
+        amqp = f"memory:///site-{code}" if embedded else f"{AMQP}/site-{code}"
         settings = {}
         for offset, service in enumerate(SITE_SERVICES):
             if embedded:
@@ -79,7 +80,9 @@ def plan_sites(dealers: int, embedded: bool, workdir: Path, base_port: int) -> l
             else:
                 url = f"{POSTGRES}/demo_{code.lower()}_{service}"
             settings[service] = Settings(service=service, dealer_code=code, database_url=url,
-                                         amqp_uri=amqp, http_port=base_port + index * 10 + offset,
+                                         amqp_uri=amqp,
+                                         http_port=(base_port + index * 10 + offset
+                                                    if base_port else free_port()),
                                          relay_poll_seconds=0.5)
         sites.append(Site(code, settings))
     return sites
@@ -108,15 +111,6 @@ def booking_request(rng: random.Random, day: datetime) -> dict[str, Any]:
         "channel": rng.choice(CHANNELS),
         "loaner_requested": rng.random() < 0.2,
     }
-
-
-def count_rows(url: str, table: str) -> int:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return conn.scalar(sa.text(f"SELECT count(*) FROM {table}"))
-    finally:
-        engine.dispose()
 
 
 def progress(done: int, total: int, label: str) -> None:
@@ -186,8 +180,8 @@ def _trade(sites: list[Site], bookings: int, once: bool, seed: int,
         "appointments_stored": sum(count_rows(s.settings["booking"].database_url, "appointments")
                                    for s in sites),
         "events_published": sum(
-            count_rows(s.settings["booking"].database_url,
-                       "outbox WHERE published_at IS NOT NULL") for s in sites),
+            count_rows(s.settings["booking"].database_url, "outbox",
+                       "published_at IS NOT NULL") for s in sites),
         "expected_arrivals_recorded": arrivals(),
         "seconds": round(time.monotonic() - started, 2),
     }

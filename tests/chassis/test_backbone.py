@@ -14,11 +14,12 @@ from sqlalchemy.orm import Session
 from booking import models as booking_models
 from booking.service import BookingService
 from chassis.broker import connect, event_exchange
+from chassis.db import count_rows as count
 from chassis.outbox import EventEmitter, OutboxRelay
 from chassis.testing import make_settings, service_database, wait_for
 from contracts import ContractViolation, events
-from tests.flows.test_booking_reaches_workshop import booking_request, count
-from tests.reliability.conftest import EXAMPLE
+from tests.factories import EXAMPLE_BOOKED as EXAMPLE
+from tests.factories import booking_request
 from workorder.service import WorkorderService
 
 OUTBOX = booking_models.metadata.tables["outbox"]
@@ -67,7 +68,7 @@ def test_events_of_one_aggregate_are_numbered_and_published_in_order(database, a
             received.append(json.loads(message.body))
     seen = [(e["subject"], e["sequence"]) for e in received]
     assert seen == [("A-1", 1), ("A-2", 1), ("A-1", 2), ("A-1", 3), ("A-2", 2)]
-    assert count(url, "outbox WHERE published_at IS NULL") == 0
+    assert count(url, "outbox", "published_at IS NULL") == 0
     engine.dispose()
 
 

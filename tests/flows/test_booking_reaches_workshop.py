@@ -2,32 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import requests
-import sqlalchemy as sa
 
 from booking.service import BookingService
+from chassis.db import count_rows as count
 from chassis.testing import make_settings, service_database, wait_for
+from tests.factories import booking_request
 from workorder.service import WorkorderService
-
-
-def booking_request(**overrides):
-    slot = (datetime.now(UTC) + timedelta(days=1)).replace(hour=9, minute=0, second=0,
-                                                           microsecond=0)
-    body = {"customer": {"name": "王伟", "phone": "13812345678"},
-            "vehicle": {"plate": "京A12345", "vin": "1M8GDM9AXKP042788"},
-            "service_type": "MAINTENANCE", "slot_start": slot.isoformat(), "channel": "WECHAT"}
-    body.update(overrides)
-    return body
-
-
-def count(url: str, table: str) -> int:
-    engine = sa.create_engine(url)
-    with engine.connect() as conn:
-        value = conn.scalar(sa.text(f"SELECT count(*) FROM {table}"))
-    engine.dispose()
-    return value
 
 
 def test_a_booking_becomes_an_expected_arrival(database, amqp_uri, services):
@@ -43,4 +24,4 @@ def test_a_booking_becomes_an_expected_arrival(database, amqp_uri, services):
     assert response.status_code == 201, response.text
     wait_for(lambda: count(workorder_db, "expected_arrivals") == 1, message="expected arrival")
     assert count(workorder_db, "inbox") == 1
-    assert count(booking_db, "outbox WHERE published_at IS NOT NULL") == 1
+    assert count(booking_db, "outbox", "published_at IS NOT NULL") == 1

@@ -1,31 +1,17 @@
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-import contracts
 from chassis.broker import ConfirmingPublisher, OutgoingMessage
 from chassis.metrics import REGISTRY
 from chassis.testing import make_settings
-from contracts import events, new_event
+from contracts import events
 from tests.reliability import ledger
-
-EXAMPLE = json.loads((Path(contracts.__file__).parent / events.AppointmentBooked.example_file)
-                     .read_text(encoding="utf-8"))
-
-
-def booked_event(appointment_id: str | None = None) -> dict[str, Any]:
-    appointment_id = appointment_id or str(uuid.uuid4())
-    data = {**EXAMPLE["data"], "appointment_id": appointment_id}
-    return new_event(events.AppointmentBooked, data, source="dealer/D001/booking",
-                     subject=appointment_id, dealer_code="D001", correlation_id=appointment_id,
-                     sequence=1)
 
 
 def metric(name: str, **labels: str) -> float:

@@ -9,8 +9,9 @@ import pytest
 import requests
 
 from booking.service import BookingService
+from chassis.db import count_rows as count
 from chassis.testing import make_settings, service_database, wait_for
-from tests.flows.test_booking_reaches_workshop import booking_request, count
+from tests.factories import booking_request
 from workorder.service import WorkorderService
 
 pytestmark = pytest.mark.faults
@@ -35,7 +36,7 @@ def test_bookings_taken_while_the_broker_is_down_arrive_once_when_it_is_back(
                     for _ in range(5)]
         assert statuses == [201] * 5
         assert count(booking_db, "appointments") == 5
-        assert count(booking_db, "outbox WHERE published_at IS NULL") == 5
+        assert count(booking_db, "outbox", "published_at IS NULL") == 5
         ready = requests.get(f"http://127.0.0.1:{booking.http_port}/ready", timeout=10)
         assert ready.status_code == 503 and ready.json()["broker"].startswith("down")
     finally:
@@ -44,5 +45,5 @@ def test_bookings_taken_while_the_broker_is_down_arrive_once_when_it_is_back(
 
     wait_for(lambda: count(workorder_db, "expected_arrivals") == 5, timeout=90,
              message="the five bookings to reach the workshop")
-    assert count(booking_db, "outbox WHERE published_at IS NULL") == 0
+    assert count(booking_db, "outbox", "published_at IS NULL") == 0
     assert count(workorder_db, "inbox") == 5

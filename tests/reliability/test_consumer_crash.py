@@ -13,10 +13,10 @@ import pytest
 import requests
 
 from chassis.broker import ConfirmingPublisher, OutgoingMessage
+from chassis.db import count_rows as count
 from chassis.testing import free_port, service_database, wait_for
 from contracts import events
-from tests.flows.test_booking_reaches_workshop import count
-from tests.reliability.conftest import booked_event
+from tests.factories import booked_event
 from workorder.service import WorkorderService
 
 pytestmark = pytest.mark.faults

@@ -8,8 +8,9 @@ import json
 from chassis.cli import main as aftersales
 from chassis.deadletter import list_dead_letters, replay
 from chassis.testing import wait_for
+from tests.factories import booked_event
 from tests.reliability import ledger
-from tests.reliability.conftest import booked_event, metric
+from tests.reliability.conftest import metric
 
 DUPLICATES = "aftersales_inbox_duplicates_total"
 RETRIES = "aftersales_handler_retries_total"
