@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 ARGS ?=
 
-.PHONY: install test demo bench lint infra db broker run-site run-hq clean
+.PHONY: install test demo bench lint infra run-site clean
 
 install: $(VENV)/.installed
 
@@ -35,7 +35,8 @@ lint: install
 SITE ?= D001
 run-site: install infra
 	$(BIN)/aftersales broker setup --vhost site-$(SITE) --services booking,workorder
-	$(BIN)/aftersales --config deploy/local/site-$(SITE).yaml run booking workorder --migrate
+	$(BIN)/aftersales --config deploy/local/site-$(SITE).yaml db upgrade booking workorder
+	$(BIN)/aftersales --config deploy/local/site-$(SITE).yaml run booking workorder
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
