@@ -141,9 +141,9 @@ def json_schema_for(contract: EventContract) -> dict[str, Any]:
 
 
 def _vhost(contract: EventContract) -> str:
-    # Dealer-site services publish on the site broker's default vhost; shovels forward the
-    # exchanges to the OEM broker. Headquarters services publish on the "oem" vhost.
-    return "/" if contract.at_dealer_site else "oem"
+    # Each dealer site has its own vhost (site-D001, …; a broker of its own in production);
+    # links forward its exchanges to headquarters, whose services publish on the "hq" vhost.
+    return "site-{dealerCode}" if contract.at_dealer_site else "hq"
 
 
 def _channel(contract: EventContract) -> dict[str, Any]:
@@ -227,7 +227,7 @@ def asyncapi_document() -> dict[str, Any]:
                 "url": "{host}:5672",
                 "protocol": "amqp",
                 "protocolVersion": "0.9.1",
-                "description": "RabbitMQ at OEM headquarters (vhost oem); receives every dealer "
+                "description": "RabbitMQ at OEM headquarters (vhost hq); receives every dealer "
                 "site's events.",
                 "variables": {"host": {"default": "localhost"}},
             },
