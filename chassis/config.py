@@ -46,6 +46,7 @@ class Settings:
     dealer_code: str
     database_url: str
     amqp_uri: str
+    auth_secret: str = field(repr=False, default="")
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     max_workers: int = 10
@@ -117,7 +118,7 @@ def load_settings(service: str, path: str | os.PathLike[str] | None = None,
         raw.update({k: v for k, v in loaded.items()})
         raw.update(services.get(service, {}) or {})
 
-    names = ["dealer_code", "database_url", "amqp_uri", "http_host", "log_level",
+    names = ["dealer_code", "database_url", "amqp_uri", "auth_secret", "http_host", "log_level",
              *sorted(_INT_FIELDS), *sorted(_FLOAT_FIELDS)]
     for name in names:
         for key in (f"{ENV_PREFIX}{service.upper()}_{name.upper()}", f"{ENV_PREFIX}{name.upper()}"):
@@ -151,6 +152,10 @@ def _validated(service: str, raw: dict[str, Any], retry_raw: dict[str, Any]) -> 
     if not re.match(r"^(amqp|pyamqp|amqps|memory)://", amqp_uri):
         raise ConfigError("amqp_uri: must start with amqp:// (or memory:// for embedded mode)")
 
+    auth_secret = required("auth_secret")
+    if len(auth_secret) < 32:
+        raise ConfigError("auth_secret: must be at least 32 characters (it signs every token)")
+
     values: dict[str, Any] = {}
     for name in _INT_FIELDS | _FLOAT_FIELDS:
         if name in raw:
@@ -168,11 +173,12 @@ def _validated(service: str, raw: dict[str, Any], retry_raw: dict[str, Any]) -> 
     log_level = str(raw.get("log_level", "INFO")).upper()
     if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError(f"log_level: {log_level!r} is not DEBUG, INFO, WARNING or ERROR")
-    known = {"dealer_code", "database_url", "amqp_uri", "http_host", "log_level",
+    known = {"dealer_code", "database_url", "amqp_uri", "auth_secret", "http_host", "log_level",
              *_INT_FIELDS, *_FLOAT_FIELDS}
     extra = {k: v for k, v in raw.items() if k not in known}
     return Settings(service=service, dealer_code=dealer_code, database_url=database_url,
-                    amqp_uri=amqp_uri, http_host=str(raw.get("http_host", "127.0.0.1")),
+                    amqp_uri=amqp_uri, auth_secret=auth_secret,
+                    http_host=str(raw.get("http_host", "127.0.0.1")),
                     retry=retry, log_level=log_level, extra=extra, **values)
 
 

@@ -47,6 +47,12 @@ class MalformedRequest(DomainError):
     code = "MALFORMED_REQUEST"
 
 
+class ServiceUnavailable(DomainError):
+    """Another service of the site, needed for an answer now, did not answer."""
+
+    code = "SERVICE_UNAVAILABLE"
+
+
 # The one place an error becomes a status code.
 HTTP_STATUS: dict[type[Exception], int] = {
     MalformedRequest: 400,
@@ -57,6 +63,7 @@ HTTP_STATUS: dict[type[Exception], int] = {
     InvalidInput: 422,
     ValidationError: 422,
     ContractViolation: 422,
+    ServiceUnavailable: 503,
 }
 
 

@@ -1,4 +1,8 @@
-"""HTTP entrypoints answering JSON, with errors mapped by `chassis.errors.HTTP_STATUS`."""
+"""HTTP entrypoints answering JSON: each declares who may call it and what it takes and gives.
+
+Errors become answers through the one table in `chassis.errors`; the declarations feed the
+service's OpenAPI document (`/openapi.json`).
+"""
 
 from __future__ import annotations
 
@@ -10,11 +14,24 @@ from marshmallow import Schema
 from nameko.web.handlers import HttpRequestHandler
 from werkzeug.wrappers import Request, Response
 
-from chassis.errors import HTTP_STATUS, MalformedRequest, error_body, http_status
+from chassis import metrics
+from chassis.auth import Identity, Role, admit, identity_from_header
+from chassis.errors import HTTP_STATUS, DomainError, MalformedRequest, error_body, http_status
 
 log = logging.getLogger(__name__)
 
 JSON = "application/json; charset=utf-8"
+IDENTITY = "aftersales.identity"
+
+
+class Public:
+    """Marks an endpoint anyone may call (health, readiness, metrics, the API document)."""
+
+    def __repr__(self) -> str:
+        return "PUBLIC"
+
+
+PUBLIC = Public()
 
 
 def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None
@@ -34,11 +51,39 @@ def load_json(request: Request, schema: Schema) -> Any:
     return schema.load(raw)
 
 
+def identity_of(request: Request) -> Identity:
+    """The caller, as checked by the entrypoint (only on endpoints that are not PUBLIC)."""
+    return request.environ[IDENTITY]
+
+
 class JsonHttpEntrypoint(HttpRequestHandler):
-    def __init__(self, method: str, url: str, **kwargs: Any) -> None:
+    def __init__(self, method: str, url: str, *, roles: frozenset[Role] | Public,
+                 request: type[Schema] | None = None, response: type[Schema] | None = None,
+                 status: int = 200, summary: str = "", **kwargs: Any) -> None:
+        if not isinstance(roles, Public | frozenset | set):
+            raise TypeError(f"{method} {url}: roles must be PUBLIC or a set of Role")
+        self.roles = roles if isinstance(roles, Public) else frozenset(roles)
+        self.request_schema = request
+        self.response_schema = response
+        self.success_status = status
+        self.summary = summary
         # Refusals are answers, not incidents: nameko logs expected exceptions as warnings.
         kwargs.setdefault("expected_exceptions", tuple(HTTP_STATUS))
         super().__init__(method, url, **kwargs)
+
+    def handle_request(self, request: Request) -> Response:
+        if not isinstance(self.roles, Public):
+            settings = self.container.config["AFTERSALES"]
+            try:
+                identity = identity_from_header(settings.auth_secret,
+                                                request.headers.get("Authorization"))
+                admit(identity, self.roles, settings.dealer_code)
+            except DomainError as exc:
+                metrics.ENTRYPOINT_REQUESTS.labels(settings.service, "http",
+                                                   self.method_name).inc()
+                return self.response_from_exception(exc)
+            request.environ[IDENTITY] = identity
+        return super().handle_request(request)
 
     def response_from_exception(self, exc: Exception) -> Response:
         status = http_status(exc)

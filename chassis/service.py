@@ -9,7 +9,7 @@ from chassis import metrics
 from chassis.broker import connect
 from chassis.config import Settings
 from chassis.db import find_database, ping
-from chassis.http import http, json_response
+from chassis.http import PUBLIC, http, json_response
 
 
 class Readiness(DependencyProvider):
@@ -52,17 +52,23 @@ class PlatformService:
     entrypoint_metrics = metrics.EntrypointMetrics()
     readiness = Readiness()
 
-    @http("GET", "/health")
+    @http("GET", "/health", roles=PUBLIC, summary="The process is alive")
     def health(self, request: Request) -> Response:
         return json_response({"status": "alive", "service": self.name})  # type: ignore[attr-defined]
 
-    @http("GET", "/ready")
+    @http("GET", "/ready", roles=PUBLIC, summary="Database and broker are reachable")
     def ready(self, request: Request) -> Response:
         checks = self.readiness.check()
         ok = all(value == "ok" for value in checks.values())
         return json_response({"status": "ready" if ok else "not ready", **checks},
                              status=200 if ok else 503)
 
-    @http("GET", "/metrics")
+    @http("GET", "/metrics", roles=PUBLIC, summary="Prometheus metrics")
     def metrics(self, request: Request) -> Response:
         return Response(metrics.render(), content_type=metrics.METRICS_CONTENT_TYPE)
+
+    @http("GET", "/openapi.json", roles=PUBLIC, summary="This API's OpenAPI document")
+    def openapi(self, request: Request) -> Response:
+        from chassis.openapi import build_openapi
+
+        return json_response(build_openapi(type(self)))

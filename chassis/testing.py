@@ -15,12 +15,14 @@ import eventlet
 import pytest
 import sqlalchemy as sa
 
+from chassis.auth import CROSS_DEALER, Role, issue_token
 from chassis.broker_admin import BrokerAdmin
 from chassis.config import RetryPolicy, Settings
 from chassis.consumer import EventConsumer
 from chassis.db import drop_database, ensure_database, migrate
 from chassis.runner import free_port, make_container, migrations_dir
 
+AUTH_SECRET = "test-secret-for-signing-tokens-0123456789"
 POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:5432"
 AMQP = "amqp://guest:guest@127.0.0.1:5672"
 # Every consumer that may run in a test; the broker setup writes a policy for each.
@@ -85,9 +87,19 @@ def make_settings(service: str, database_url: str, amqp_uri: str, **overrides: A
     retry = overrides.pop("retry", RetryPolicy(max_attempts=3, backoff_initial_seconds=0.05,
                                                backoff_max_seconds=0.2))
     overrides.setdefault("relay_poll_seconds", 0.2)
+    overrides.setdefault("auth_secret", AUTH_SECRET)
     return Settings(service=service, dealer_code=overrides.pop("dealer_code", "D001"),
                     database_url=database_url, amqp_uri=amqp_uri, http_port=free_port(),
                     retry=retry, **overrides)
+
+
+def auth(role: Role | str, dealer_code: str | None = "D001", subject: str = "staff-1",
+         secret: str = AUTH_SECRET) -> dict[str, str]:
+    """Headers of a signed-in caller; owners and headquarters roles carry no dealer code."""
+    role = Role(role)
+    dealer = None if role in CROSS_DEALER else dealer_code
+    token = issue_token(secret, subject=subject, role=role, dealer_code=dealer)
+    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture

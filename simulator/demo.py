@@ -26,6 +26,7 @@ import eventlet  # noqa: E402
 import requests  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
+from chassis.auth import Role, issue_token  # noqa: E402
 from chassis.config import Settings  # noqa: E402
 from chassis.db import count_rows, drop_database, migrate  # noqa: E402
 from chassis.logs import configure_logging  # noqa: E402
@@ -34,6 +35,7 @@ from chassis.runner import free_port, make_container, migrations_dir, service_cl
 POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:5432"
 AMQP = "amqp://guest:guest@127.0.0.1:5672"
 SITE_SERVICES = ("booking", "workorder")
+DEMO_SECRET = "demo-only-secret-for-signing-tokens-0123456789"
 NAMES = ["王伟", "李娜", "张敏", "刘洋", "陈静", "杨磊", "赵丽", "黄强", "周杰", "吴芳"]
 PLATE_PREFIX = ["京A", "沪B", "粤B", "浙A", "苏E", "川A"]
 CHANNELS = ["APP", "WECHAT", "PHONE", "WEB", "WALK_IN"]
@@ -80,7 +82,7 @@ def plan_sites(dealers: int, embedded: bool, workdir: Path, base_port: int) -> l
             else:
                 url = f"{POSTGRES}/demo_{code.lower()}_{service}"
             settings[service] = Settings(service=service, dealer_code=code, database_url=url,
-                                         amqp_uri=amqp,
+                                         amqp_uri=amqp, auth_secret=DEMO_SECRET,
                                          http_port=(base_port + index * 10 + offset
                                                     if base_port else free_port()),
                                          relay_poll_seconds=0.5)
@@ -111,6 +113,12 @@ def booking_request(rng: random.Random, day: datetime) -> dict[str, Any]:
         "channel": rng.choice(CHANNELS),
         "loaner_requested": rng.random() < 0.2,
     }
+
+
+def _advisor(dealer_code: str) -> dict[str, str]:
+    token = issue_token(DEMO_SECRET, subject=f"advisor-{dealer_code}", role=Role.ADVISOR,
+                        dealer_code=dealer_code)
+    return {"Authorization": f"Bearer {token}"}
 
 
 def progress(done: int, total: int, label: str) -> None:
@@ -158,7 +166,8 @@ def _trade(sites: list[Site], bookings: int, once: bool, seed: int,
         site = sites[n % len(sites)]
         booking = site.settings["booking"]
         response = requests.post(f"http://{booking.http_host}:{booking.http_port}/appointments",
-                                 json=booking_request(rng, tomorrow), timeout=10)
+                                 json=booking_request(rng, tomorrow), timeout=10,
+                                 headers=_advisor(site.dealer_code))
         if response.status_code != 201:
             raise SystemExit(f"demo: booking refused: {response.status_code} {response.text}")
         accepted += 1

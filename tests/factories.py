@@ -9,7 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import contracts
+from chassis.testing import auth
 from contracts import events, new_event
+
+ADVISOR = auth("advisor")  # a service advisor of dealer D001
 
 EXAMPLE_BOOKED = json.loads((Path(contracts.__file__).parent / events.AppointmentBooked
                              .example_file).read_text(encoding="utf-8"))

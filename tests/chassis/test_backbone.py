@@ -18,8 +18,8 @@ from chassis.db import count_rows as count
 from chassis.outbox import EventEmitter, OutboxRelay
 from chassis.testing import make_settings, service_database, wait_for
 from contracts import ContractViolation, events
+from tests.factories import ADVISOR, booking_request
 from tests.factories import EXAMPLE_BOOKED as EXAMPLE
-from tests.factories import booking_request
 from workorder.service import WorkorderService
 
 OUTBOX = booking_models.metadata.tables["outbox"]
@@ -80,7 +80,7 @@ def test_a_commit_wakes_the_relay_without_waiting_for_the_poll(database, amqp_ur
     services(WorkorderService, make_settings("workorder", workorder_db, amqp_uri))
     services(BookingService, booking)
     requests.post(f"http://127.0.0.1:{booking.http_port}/appointments",
-                  json=booking_request(), timeout=10).raise_for_status()
+                  json=booking_request(), headers=ADVISOR, timeout=10).raise_for_status()
     wait_for(lambda: count(workorder_db, "expected_arrivals") == 1, timeout=20,
              message="the event, published on commit")
 
@@ -106,8 +106,8 @@ def test_every_service_answers_health_readiness_and_metrics(database, amqp_uri, 
     settings = make_settings("booking", service_database(database, BookingService), amqp_uri)
     services(BookingService, settings)
     base = f"http://127.0.0.1:{settings.http_port}"
-    requests.post(f"{base}/appointments", json=booking_request(), timeout=10)
-    requests.post(f"{base}/appointments", data="not json", timeout=10)
+    requests.post(f"{base}/appointments", json=booking_request(), headers=ADVISOR, timeout=10)
+    requests.post(f"{base}/appointments", data="not json", headers=ADVISOR, timeout=10)
 
     assert requests.get(f"{base}/health", timeout=5).json()["status"] == "alive"
     ready = requests.get(f"{base}/ready", timeout=5)

@@ -10,7 +10,8 @@ from chassis.config import ConfigError, RetryPolicy, load_settings
 
 ENV = {"AFTERSALES_DEALER_CODE": "D001",
        "AFTERSALES_AMQP_URI": "amqp://guest:guest@127.0.0.1:5672/site-D001",
-       "AFTERSALES_DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/d001_booking"}
+       "AFTERSALES_DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/d001_booking",
+       "AFTERSALES_AUTH_SECRET": "a-secret-long-enough-to-sign-tokens-0123"}
 
 
 def test_environment_alone_is_enough():
@@ -24,6 +25,7 @@ def test_yaml_sections_are_overridden_by_the_environment(tmp_path):
     path = tmp_path / "site.yaml"
     path.write_text(
         "dealer_code: D009\namqp_uri: amqp://guest:guest@127.0.0.1:5672/site-D009\n"
+        "auth_secret: a-secret-long-enough-to-sign-tokens-0123\n"
         "retry: {max_attempts: 7}\n"
         "services:\n  booking:\n    database_url: sqlite:///var/b.sqlite\n    http_port: 8101\n"
         "  workorder:\n    database_url: sqlite:///var/w.sqlite\n", encoding="utf-8")
@@ -46,6 +48,8 @@ def test_headquarters_services_publish_under_hq():
     ({"AFTERSALES_HTTP_PORT": "70000"}, "http_port:"),
     ({"AFTERSALES_RETRY_MAX_ATTEMPTS": "0"}, "retry.max_attempts:"),
     ({"AFTERSALES_LOG_LEVEL": "LOUD"}, "log_level:"),
+    ({"AFTERSALES_AUTH_SECRET": ""}, "auth_secret: missing"),
+    ({"AFTERSALES_AUTH_SECRET": "short"}, "auth_secret:"),
 ])
 def test_a_wrong_setting_is_named_in_one_line(change, named):
     with pytest.raises(ConfigError) as raised:

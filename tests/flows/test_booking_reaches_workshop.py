@@ -7,7 +7,7 @@ import requests
 from booking.service import BookingService
 from chassis.db import count_rows as count
 from chassis.testing import make_settings, service_database, wait_for
-from tests.factories import booking_request
+from tests.factories import ADVISOR, booking_request
 from workorder.service import WorkorderService
 
 
@@ -19,7 +19,7 @@ def test_a_booking_becomes_an_expected_arrival(database, amqp_uri, services):
     services(BookingService, booking)
 
     response = requests.post(f"http://127.0.0.1:{booking.http_port}/appointments",
-                             json=booking_request(), timeout=10)
+                             json=booking_request(), headers=ADVISOR, timeout=10)
 
     assert response.status_code == 201, response.text
     wait_for(lambda: count(workorder_db, "expected_arrivals") == 1, message="expected arrival")

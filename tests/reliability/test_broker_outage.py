@@ -11,7 +11,7 @@ import requests
 from booking.service import BookingService
 from chassis.db import count_rows as count
 from chassis.testing import make_settings, service_database, wait_for
-from tests.factories import booking_request
+from tests.factories import ADVISOR, booking_request
 from workorder.service import WorkorderService
 
 pytestmark = pytest.mark.faults
@@ -32,8 +32,8 @@ def test_bookings_taken_while_the_broker_is_down_arrive_once_when_it_is_back(
 
     rabbitmqctl("stop_app")  # whatever happens below, the finally starts it again
     try:
-        statuses = [requests.post(url, json=booking_request(), timeout=10).status_code
-                    for _ in range(5)]
+        statuses = [requests.post(url, json=booking_request(), headers=ADVISOR,
+                                  timeout=10).status_code for _ in range(5)]
         assert statuses == [201] * 5
         assert count(booking_db, "appointments") == 5
         assert count(booking_db, "outbox", "published_at IS NULL") == 5

@@ -10,6 +10,7 @@ from werkzeug.wrappers import Request, Response
 
 from booking import domain, models
 from booking.schemas import AppointmentSchema, BookingRequestSchema
+from chassis.auth import Role
 from chassis.db import Database
 from chassis.errors import NotFound
 from chassis.http import http, json_response, load_json
@@ -24,7 +25,9 @@ class BookingService(PlatformService):
     db = Database(models.metadata)
     outbox = Outbox()
 
-    @http("POST", "/appointments")
+    @http("POST", "/appointments", roles={Role.OWNER, Role.ADVISOR, Role.INVITATION_AGENT},
+          request=BookingRequestSchema, response=AppointmentSchema, status=201,
+          summary="Book a service appointment")
     def book(self, request: Request) -> Response:
         payload = load_json(request, BookingRequestSchema())
         appointment = domain.book(payload, dealer_code=self.settings.dealer_code,
@@ -37,7 +40,9 @@ class BookingService(PlatformService):
         return json_response(AppointmentSchema().dump(row), status=201,
                              headers={"Location": f"/appointments/{appointment.id}"})
 
-    @http("GET", "/appointments/<string:appointment_id>")
+    @http("GET", "/appointments/<string:appointment_id>",
+          roles={Role.OWNER, Role.ADVISOR, Role.DEALER_MANAGER}, response=AppointmentSchema,
+          summary="One appointment")
     def get_appointment(self, request: Request, appointment_id: str) -> Response:
         row = self.db.execute(sa.select(models.appointments)
                               .where(models.appointments.c.id == appointment_id)).mappings().first()

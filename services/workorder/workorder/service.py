@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from marshmallow import Schema, fields
 from werkzeug.wrappers import Request, Response
 
+from chassis.auth import Role
 from chassis.consumer import handle_event
 from chassis.db import Database
 from chassis.http import http, json_response
@@ -38,7 +39,8 @@ class WorkorderService(PlatformService):
         row = domain.expected_arrival(event, recorded_at=datetime.now(UTC))
         self.db.execute(models.expected_arrivals.insert().values(**row))
 
-    @http("GET", "/expected-arrivals")
+    @http("GET", "/expected-arrivals", roles={Role.ADVISOR, Role.DEALER_MANAGER},
+          summary="Cars expected at this site")
     def expected_arrivals(self, request: Request) -> Response:
         table = models.expected_arrivals
         rows = self.db.execute(sa.select(table).order_by(table.c.expected_at)).mappings().all()

@@ -8,7 +8,7 @@ import requests
 from booking.service import BookingService
 from chassis.db import count_rows as count
 from chassis.testing import make_settings, service_database
-from tests.factories import booking_request
+from tests.factories import ADVISOR, booking_request
 
 
 @pytest.fixture
@@ -21,12 +21,14 @@ def booking(database, amqp_uri, services):
 
 def test_a_booking_is_stored_with_its_event_in_the_outbox(booking):
     url, db = booking
-    response = requests.post(f"{url}/appointments", json=booking_request(), timeout=10)
+    response = requests.post(f"{url}/appointments", json=booking_request(), headers=ADVISOR,
+                             timeout=10)
     assert response.status_code == 201
     appointment = response.json()
     assert response.headers["Location"] == f"/appointments/{appointment['id']}"
     assert appointment["status"] == "SCHEDULED"
-    fetched = requests.get(f"{url}/appointments/{appointment['id']}", timeout=10)
+    fetched = requests.get(f"{url}/appointments/{appointment['id']}", headers=ADVISOR,
+                           timeout=10)
     assert fetched.json()["id"] == appointment["id"]
     assert count(db, "outbox") == 1
 
@@ -44,7 +46,8 @@ def test_a_booking_is_stored_with_its_event_in_the_outbox(booking):
 def test_bad_input_is_refused_with_422_naming_the_field_and_nothing_is_stored(
         booking, change, field):
     url, db = booking
-    response = requests.post(f"{url}/appointments", json=booking_request(**change), timeout=10)
+    response = requests.post(f"{url}/appointments", json=booking_request(**change),
+                             headers=ADVISOR, timeout=10)
     assert response.status_code == 422, response.text
     assert field in response.json()["fields"]
     assert count(db, "appointments") == 0
@@ -55,7 +58,7 @@ def test_a_missing_field_is_named(booking):
     url, _ = booking
     body = booking_request()
     del body["channel"]
-    response = requests.post(f"{url}/appointments", json=body, timeout=10)
+    response = requests.post(f"{url}/appointments", json=body, headers=ADVISOR, timeout=10)
     assert response.status_code == 422
     assert response.json()["fields"] == {"channel": ["Missing data for required field."]}
 
@@ -63,7 +66,7 @@ def test_a_missing_field_is_named(booking):
 @pytest.mark.parametrize("body", ["not json", "[1, 2]", ""])
 def test_a_body_that_is_not_a_json_object_gets_400(booking, body):
     url, db = booking
-    response = requests.post(f"{url}/appointments", data=body, timeout=10)
+    response = requests.post(f"{url}/appointments", data=body, headers=ADVISOR, timeout=10)
     assert response.status_code == 400
     assert response.json()["error"] == "MALFORMED_REQUEST"
 
@@ -71,6 +74,6 @@ def test_a_body_that_is_not_a_json_object_gets_400(booking, body):
 def test_an_unknown_appointment_is_404(booking):
     url, _ = booking
     response = requests.get(f"{url}/appointments/00000000-0000-0000-0000-000000000000",
-                            timeout=10)
+                            headers=ADVISOR, timeout=10)
     assert response.status_code == 404
     assert response.json()["error"] == "NOT_FOUND"

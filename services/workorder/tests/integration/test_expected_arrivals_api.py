@@ -9,7 +9,7 @@ import requests
 from chassis.broker import ConfirmingPublisher, OutgoingMessage
 from chassis.testing import make_settings, service_database, wait_for
 from contracts import events
-from tests.factories import booked_event
+from tests.factories import ADVISOR, booked_event
 from workorder.service import WorkorderService
 
 
@@ -25,8 +25,10 @@ def test_expected_arrivals_are_listed_once_each(database, amqp_uri, services):
     publisher.close()
     url = f"http://127.0.0.1:{settings.http_port}/expected-arrivals"
 
-    items = wait_for(lambda: (found := requests.get(url, timeout=5).json()["items"])
-                     and len(found) >= 3 and found, message="three arrivals")
+    def listed():
+        return requests.get(url, headers=ADVISOR, timeout=5).json()["items"]
+
+    items = wait_for(lambda: len(found := listed()) >= 3 and found, message="three arrivals")
 
     assert sorted(i["appointment_id"] for i in items) == sorted(
         e["data"]["appointment_id"] for e in booked)

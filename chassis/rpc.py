@@ -1,0 +1,63 @@
+"""RPC between services of one site, for an answer needed now (a part's price for a quote).
+
+nameko's proxy waits for a reply for ever when the other service is down; here a call that
+gets no answer in time raises ServiceUnavailable (HTTP 503 with a clear message). RPC never
+crosses the WAN: sites and headquarters meet only through events.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import eventlet
+from nameko.exceptions import RemoteError, UnknownService
+from nameko.rpc import RpcProxy
+
+from chassis.errors import DomainError, ServiceUnavailable
+
+
+class _TimedService:
+    def __init__(self, proxy: Any, service: str, timeout: float) -> None:
+        self._proxy, self._service, self._timeout = proxy, service, timeout
+
+    def __getattr__(self, method: str) -> Any:
+        remote = getattr(self._proxy, method)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                with eventlet.Timeout(self._timeout):
+                    return remote(*args, **kwargs)
+            except eventlet.Timeout:
+                raise ServiceUnavailable(
+                    f"{self._service} did not answer {method} within {self._timeout:g}s",
+                    service=self._service) from None
+            except UnknownService:
+                raise ServiceUnavailable(f"{self._service} is not running",
+                                         service=self._service) from None
+            except RemoteError as exc:
+                if exc.exc_type in _PASSED_THROUGH:
+                    raise _PASSED_THROUGH[exc.exc_type](exc.value) from None
+                raise
+
+        return call
+
+
+_PASSED_THROUGH: dict[str, type[DomainError]] = {}
+
+
+def passes_through(kind: type[DomainError]) -> type[DomainError]:
+    """Let a domain error raised by the remote service keep its meaning (and status) here."""
+    _PASSED_THROUGH[kind.__name__] = kind
+    return kind
+
+
+class SiteRpc(RpcProxy):
+    """`parts = SiteRpc("parts", timeout=2)`; then `self.parts.price_of(part_number)`."""
+
+    def __init__(self, target_service: str, timeout: float = 2.0, **options: Any) -> None:
+        super().__init__(target_service, **options)
+        self.timeout = timeout
+
+    def get_dependency(self, worker_ctx: Any) -> Any:
+        return _TimedService(super().get_dependency(worker_ctx), self.target_service,
+                             self.timeout)
