@@ -56,6 +56,8 @@ class Settings:
     relay_poll_seconds: float = 1.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     log_level: str = "INFO"
+    # Where uploads (inspection photos, signatures) are kept, by content hash.
+    media_dir: str = "var/media"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -119,6 +121,7 @@ def load_settings(service: str, path: str | os.PathLike[str] | None = None,
         raw.update(services.get(service, {}) or {})
 
     names = ["dealer_code", "database_url", "amqp_uri", "auth_secret", "http_host", "log_level",
+             "media_dir",
              *sorted(_INT_FIELDS), *sorted(_FLOAT_FIELDS)]
     for name in names:
         for key in (f"{ENV_PREFIX}{service.upper()}_{name.upper()}", f"{ENV_PREFIX}{name.upper()}"):
@@ -174,11 +177,13 @@ def _validated(service: str, raw: dict[str, Any], retry_raw: dict[str, Any]) -> 
     if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError(f"log_level: {log_level!r} is not DEBUG, INFO, WARNING or ERROR")
     known = {"dealer_code", "database_url", "amqp_uri", "auth_secret", "http_host", "log_level",
+             "media_dir",
              *_INT_FIELDS, *_FLOAT_FIELDS}
     extra = {k: v for k, v in raw.items() if k not in known}
     return Settings(service=service, dealer_code=dealer_code, database_url=database_url,
                     amqp_uri=amqp_uri, auth_secret=auth_secret,
                     http_host=str(raw.get("http_host", "127.0.0.1")),
+                    media_dir=str(raw.get("media_dir", "var/media")),
                     retry=retry, log_level=log_level, extra=extra, **values)
 
 

@@ -1,0 +1,1 @@
+"""Parts: catalogue, stock, reservations and issues to repair orders (runs at every dealer site)."""
