@@ -34,9 +34,9 @@ lint: install
 # One dealer site (D001) or headquarters as plain processes on the local broker and database.
 SITE ?= D001
 run-site: install infra
-	$(BIN)/aftersales broker setup --vhost site-$(SITE) --services booking,workorder
-	$(BIN)/aftersales --config deploy/local/site-$(SITE).yaml db upgrade booking workorder
-	$(BIN)/aftersales --config deploy/local/site-$(SITE).yaml run booking workorder
+	$(BIN)/aftersales broker setup --vhost site-$(SITE) --services booking,workorder,parts
+	$(BIN)/aftersales --config deploy/local/site-$(SITE).yaml db upgrade booking workorder parts
+	$(BIN)/aftersales --config deploy/local/site-$(SITE).yaml run booking workorder parts
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -65,8 +65,12 @@ class EventEmitter:
         return envelope
 
     def _next_sequence(self, subject: str) -> int:
-        # Unique (aggregate_id, sequence) turns a race between two writers into an error
-        # for one of them rather than two events with the same number.
+        # Writers of one aggregate queue up here until the first commits, so each takes the
+        # next number; unique (aggregate_id, sequence) stays as the last line of defence.
+        # (SQLite needs no lock: embedded mode has one connection per database.)
+        if self.session.get_bind().dialect.name == "postgresql":
+            self.session.execute(sa.select(sa.func.pg_advisory_xact_lock(
+                sa.func.hashtextextended(f"outbox:{subject}", 0))))
         current = self.session.scalar(
             sa.select(sa.func.max(self.outbox.c.sequence))
             .where(self.outbox.c.aggregate_id == subject))

@@ -13,7 +13,14 @@ import eventlet
 from nameko.exceptions import RemoteError, UnknownService
 from nameko.rpc import RpcProxy
 
-from chassis.errors import DomainError, ServiceUnavailable
+from chassis.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    ServiceUnavailable,
+)
 
 
 class _TimedService:
@@ -35,18 +42,23 @@ class _TimedService:
                 raise ServiceUnavailable(f"{self._service} is not running",
                                          service=self._service) from None
             except RemoteError as exc:
-                if exc.exc_type in _PASSED_THROUGH:
-                    raise _PASSED_THROUGH[exc.exc_type](exc.value) from None
-                raise
+                kind = _PASSED_THROUGH.get(exc.exc_type)
+                if kind is None:
+                    raise
+                error = kind.__new__(kind)  # the message is all that crossed the wire
+                DomainError.__init__(error, exc.value)
+                raise error from None
 
         return call
 
 
-_PASSED_THROUGH: dict[str, type[DomainError]] = {}
+# A domain error raised by the remote service keeps its meaning (and HTTP status) here.
+_PASSED_THROUGH: dict[str, type[DomainError]] = {
+    kind.__name__: kind for kind in (NotFound, Conflict, InvalidInput, Forbidden)}
 
 
 def passes_through(kind: type[DomainError]) -> type[DomainError]:
-    """Let a domain error raised by the remote service keep its meaning (and status) here."""
+    """Register another domain error to be re-raised as itself on the calling side."""
     _PASSED_THROUGH[kind.__name__] = kind
     return kind
 

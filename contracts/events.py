@@ -53,6 +53,14 @@ AppointmentCheckedIn = EventContract(
     "The customer arrived at the dealer for a booked appointment.",
     subject_field="appointment_id",
 )
+AppointmentConfirmed = EventContract(
+    "AppointmentConfirmed",
+    1,
+    "booking",
+    p.AppointmentConfirmedData,
+    "The customer or the dealer confirmed a booked appointment.",
+    subject_field="appointment_id",
+)
 
 # -- workorder (dealer site) ----------------------------------------------------------------
 
@@ -78,6 +86,14 @@ QuoteApproved = EventContract(
     "workorder",
     p.QuoteApprovedData,
     "The customer approved or declined each line of a quote and signed.",
+    subject_field="repair_order_id",
+)
+QuoteIssued = EventContract(
+    "QuoteIssued",
+    1,
+    "workorder",
+    p.QuoteIssuedData,
+    "A quote (or a round of additional work) was sent to the customer to approve line by line.",
     subject_field="repair_order_id",
 )
 QualityCheckCompleted = EventContract(
@@ -123,6 +139,30 @@ StockLow = EventContract(
     "Available stock of a part fell to or below its reorder point.",
     subject_field="part_number",
 )
+PartReleased = EventContract(
+    "PartReleased",
+    1,
+    "parts",
+    p.PartReleasedData,
+    "Stock reserved for a quote line was given back (line declined, repair order closed, ...).",
+    subject_field="repair_order_id",
+)
+PartReturned = EventContract(
+    "PartReturned",
+    1,
+    "parts",
+    p.PartReturnedData,
+    "Parts issued to a repair order came back to the store, with the reason.",
+    subject_field="repair_order_id",
+)
+StockTransferred = EventContract(
+    "StockTransferred",
+    1,
+    "parts",
+    p.StockTransferredData,
+    "Parts left this dealer site for another one; the receiving site books them in.",
+    subject_field="transfer_id",
+)
 
 # -- crm (headquarters) ---------------------------------------------------------------------
 
@@ -149,14 +189,19 @@ ALL: tuple[EventContract, ...] = (
     AppointmentCancelled,
     AppointmentNoShow,
     AppointmentCheckedIn,
+    AppointmentConfirmed,
     RepairOrderOpened,
     InspectionUploaded,
+    QuoteIssued,
     QuoteApproved,
     QualityCheckCompleted,
     VehicleDelivered,
     PartReserved,
     PartIssued,
     StockLow,
+    PartReleased,
+    PartReturned,
+    StockTransferred,
     ReminderDue,
     SurveyAnswered,
 )

@@ -165,6 +165,21 @@ class AppointmentCheckedInData(ContractSchema):
     advisor_id = f.ident(required=False)
 
 
+class AppointmentConfirmedData(ContractSchema):
+    rules = (_before("slot_start", "slot_end"),)
+
+    appointment_id = f.ident()
+    customer_id = f.ident()
+    slot_start = f.timestamp()
+    slot_end = f.timestamp()
+    confirmed_by = f.choice(
+        PARTIES,
+        description="CUSTOMER confirmed it themself; DEALER after calling the customer (预约确认).",
+    )
+    advisor_id = f.ident(required=False)
+    confirmed_at = f.timestamp()
+
+
 # -- workorder ------------------------------------------------------------------------------
 
 
@@ -293,6 +308,33 @@ class QuoteApprovedData(ContractSchema):
         description="Customer id of the signer, or the advisor's id for a phone approval."
     )
     signed_at = f.timestamp()
+
+
+class QuoteIssuedData(ContractSchema):
+    rules = (
+        Check(
+            "total",
+            "Must equal the sum of lines amounts.",
+            lambda d: (
+                Decimal(d["total"]) == sum((Decimal(x["amount"]) for x in d["lines"]), Decimal(0))
+            ),
+        ),
+    )
+
+    repair_order_id = f.ident()
+    quote_id = f.ident()
+    round = f.integer(
+        1, description="1 = first quote, 2 and up = additional work (增修) found during the repair."
+    )
+    customer_id = f.ident()
+    vin = f.vin()
+    lines = f.list_of(
+        f.nested(QuoteLine), min_items=1, max_items=200, description="The lines to decide."
+    )
+    total = f.money(description="Sum of the lines' amounts, VAT included.")
+    currency = f.choice(CURRENCIES)
+    issued_by = f.ident(description="Service advisor who sent the quote.")
+    issued_at = f.timestamp()
 
 
 class QualityCheckCompletedData(ContractSchema):
@@ -434,6 +476,96 @@ class StockLowData(ContractSchema):
     on_order = f.quantity(positive=False, required=False)
     suggested_order_quantity = f.quantity()
     detected_at = f.timestamp()
+
+
+RELEASE_REASONS = (
+    "LINE_DECLINED",
+    "QUANTITY_REDUCED",
+    "REPAIR_ORDER_CANCELLED",
+    "REPAIR_ORDER_CLOSED",
+    "STOCKTAKE_SHORTAGE",
+    "CLERK_RELEASE",
+    "LINE_CHANGED",
+)
+RETURN_REASONS = ("NOT_USED", "WRONG_PART", "OVER_ISSUED", "OTHER")
+
+
+def _lots_add_up(d: Mapping[str, Any]) -> bool:
+    return sum((Decimal(lot["quantity"]) for lot in d["lots"]), Decimal(0)) == Decimal(
+        d["quantity"]
+    )
+
+
+class PartReleasedData(ContractSchema):
+    reservation_id = f.ident()
+    repair_order_id = f.ident()
+    quote_line_id = f.ident()
+    part_number = f.part_number()
+    quantity = f.quantity(description="Quantity no longer set aside for the line.")
+    unit = f.choice(UNITS)
+    reason = f.choice(
+        RELEASE_REASONS,
+        description="LINE_DECLINED: a later quote round declined the line; "
+        "STOCKTAKE_SHORTAGE: a stocktake found fewer units than were reserved.",
+    )
+    released_by = f.ident(required=False, description="Staff id, when a person released it.")
+    released_at = f.timestamp()
+
+
+class PartReturnedData(ContractSchema):
+    rules = (
+        AtLeastOne("batch_number", "serial_numbers"),
+        Check(
+            "serial_numbers",
+            "Must list one serial number per unit returned.",
+            _serials_match_quantity,
+        ),
+    )
+
+    return_id = f.ident()
+    repair_order_id = f.ident()
+    quote_line_id = f.ident(description="The quote line the part had been issued against.")
+    vin = f.vin(description="Vehicle the part came back from.")
+    part_number = f.part_number()
+    part_name = f.text(64, required=False)
+    quantity = f.quantity()
+    unit = f.choice(UNITS)
+    batch_number = f.text(64, required=False, description="Batch or lot number (批次号).")
+    serial_numbers = f.list_of(f.text(64), min_items=1, max_items=100, required=False)
+    reason = f.choice(RETURN_REASONS)
+    note = f.text(200, required=False, description="Free text; must not contain personal data.")
+    returned_by = f.ident(description="Parts clerk id.")
+    returned_at = f.timestamp()
+
+
+class TransferredLot(ContractSchema):
+    rules = (
+        AtLeastOne("batch_number", "serial_numbers"),
+        Check(
+            "serial_numbers",
+            "Must list one serial number per unit transferred.",
+            _serials_match_quantity,
+        ),
+    )
+
+    batch_number = f.text(64, required=False)
+    serial_numbers = f.list_of(f.text(64), min_items=1, max_items=100, required=False)
+    quantity = f.quantity()
+
+
+class StockTransferredData(ContractSchema):
+    rules = (Check("lots", "Quantities must add up to quantity.", _lots_add_up),)
+
+    transfer_id = f.ident(description="Transfer id; the receiving site quotes it on its receipt.")
+    part_number = f.part_number()
+    part_name = f.text(64, required=False)
+    quantity = f.quantity()
+    unit = f.choice(UNITS)
+    to_dealer_code = f.dealer_code(description="Dealer site receiving the parts (调入经销商).")
+    lots = f.list_of(f.nested(TransferredLot), min_items=1, max_items=100)
+    note = f.text(200, required=False)
+    transferred_by = f.ident(description="Parts clerk id.")
+    transferred_at = f.timestamp()
 
 
 # -- crm (headquarters) -----------------------------------------------------------------------

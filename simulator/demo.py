@@ -34,7 +34,7 @@ from chassis.runner import free_port, make_container, migrations_dir, service_cl
 
 POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:5432"
 AMQP = "amqp://guest:guest@127.0.0.1:5672"
-SITE_SERVICES = ("booking", "workorder")
+SITE_SERVICES = ("booking", "workorder", "parts")
 DEMO_SECRET = "demo-only-secret-for-signing-tokens-0123456789"
 NAMES = ["王伟", "李娜", "张敏", "刘洋", "陈静", "杨磊", "赵丽", "黄强", "周杰", "吴芳"]
 PLATE_PREFIX = ["京A", "沪B", "粤B", "浙A", "苏E", "川A"]

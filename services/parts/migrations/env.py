@@ -1,6 +1,6 @@
 """Alembic environment of the parts database."""
 
-from parts.models import metadata
 from chassis.migration_env import run_migrations
+from parts.models import metadata
 
 run_migrations(metadata)
