@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
@@ -58,6 +59,8 @@ class Settings:
     log_level: str = "INFO"
     # Where uploads (inspection photos, signatures) are kept, by content hash.
     media_dir: str = "var/media"
+    # The site's IANA time zone: opening hours, quiet hours, "today" for the dealer.
+    time_zone: str = "UTC"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -121,7 +124,7 @@ def load_settings(service: str, path: str | os.PathLike[str] | None = None,
         raw.update(services.get(service, {}) or {})
 
     names = ["dealer_code", "database_url", "amqp_uri", "auth_secret", "http_host", "log_level",
-             "media_dir",
+             "media_dir", "time_zone",
              *sorted(_INT_FIELDS), *sorted(_FLOAT_FIELDS)]
     for name in names:
         for key in (f"{ENV_PREFIX}{service.upper()}_{name.upper()}", f"{ENV_PREFIX}{name.upper()}"):
@@ -176,14 +179,20 @@ def _validated(service: str, raw: dict[str, Any], retry_raw: dict[str, Any]) -> 
     log_level = str(raw.get("log_level", "INFO")).upper()
     if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError(f"log_level: {log_level!r} is not DEBUG, INFO, WARNING or ERROR")
+    time_zone = str(raw.get("time_zone", "UTC"))
+    try:
+        ZoneInfo(time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"time_zone: {time_zone!r} is not an IANA time zone, "
+                          "e.g. Asia/Shanghai") from None
     known = {"dealer_code", "database_url", "amqp_uri", "auth_secret", "http_host", "log_level",
-             "media_dir",
+             "media_dir", "time_zone",
              *_INT_FIELDS, *_FLOAT_FIELDS}
     extra = {k: v for k, v in raw.items() if k not in known}
     return Settings(service=service, dealer_code=dealer_code, database_url=database_url,
                     amqp_uri=amqp_uri, auth_secret=auth_secret,
                     http_host=str(raw.get("http_host", "127.0.0.1")),
-                    media_dir=str(raw.get("media_dir", "var/media")),
+                    media_dir=str(raw.get("media_dir", "var/media")), time_zone=time_zone,
                     retry=retry, log_level=log_level, extra=extra, **values)
 
 

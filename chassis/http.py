@@ -40,8 +40,13 @@ def json_response(payload: Any, status: int = 200, headers: dict[str, str] | Non
     return Response(body, status=status, headers=headers, content_type=JSON)
 
 
-def load_json(request: Request, schema: Schema) -> Any:
-    """Parse and validate a JSON body; 400 when it is not JSON, 422 naming each bad field."""
+def load_json(request: Request, schema: Schema, *, optional: bool = False) -> Any:
+    """Parse and validate a JSON body; 400 when it is not JSON, 422 naming each bad field.
+
+    With `optional`, an empty body counts as {} (actions that need no details).
+    """
+    if optional and not request.get_data(as_text=True).strip():
+        return schema.load({})
     try:
         raw = json.loads(request.get_data(as_text=True) or "null")
     except ValueError as exc:
@@ -49,6 +54,11 @@ def load_json(request: Request, schema: Schema) -> Any:
     if not isinstance(raw, dict):
         raise MalformedRequest("the body must be a JSON object")
     return schema.load(raw)
+
+
+def load_query(request: Request, schema: Schema) -> Any:
+    """Validate the query string; 422 naming each bad parameter."""
+    return schema.load(request.args.to_dict())
 
 
 def identity_of(request: Request) -> Identity:
@@ -59,13 +69,20 @@ def identity_of(request: Request) -> Identity:
 class JsonHttpEntrypoint(HttpRequestHandler):
     def __init__(self, method: str, url: str, *, roles: frozenset[Role] | Public,
                  request: type[Schema] | None = None, response: type[Schema] | None = None,
-                 status: int = 200, summary: str = "", **kwargs: Any) -> None:
+                 query: type[Schema] | None = None, body_optional: bool = False,
+                 status: int = 200, statuses: tuple[int, ...] = (), summary: str = "",
+                 **kwargs: Any) -> None:
+        """`request`/`query`/`response` schemas and `statuses` (answers besides success and
+        the ones implied, e.g. 409) are what the OpenAPI document says of the endpoint."""
         if not isinstance(roles, Public | frozenset | set):
             raise TypeError(f"{method} {url}: roles must be PUBLIC or a set of Role")
         self.roles = roles if isinstance(roles, Public) else frozenset(roles)
         self.request_schema = request
         self.response_schema = response
+        self.query_schema = query
+        self.body_optional = body_optional
         self.success_status = status
+        self.extra_statuses = tuple(statuses)
         self.summary = summary
         # Refusals are answers, not incidents: nameko logs expected exceptions as warnings.
         kwargs.setdefault("expected_exceptions", tuple(HTTP_STATUS))

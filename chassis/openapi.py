@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import json
 import re
 from typing import Any
 
@@ -11,7 +12,6 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema, fields
 
 from chassis import __version__
-from chassis.errors import HTTP_STATUS
 from chassis.http import JsonHttpEntrypoint, Public
 
 _REASONS = {400: "Malformed request", 401: "Not signed in", 403: "Not allowed",
@@ -43,8 +43,9 @@ def _path(url: str) -> tuple[str, list[str]]:
 
 def build_openapi(service_cls: type) -> dict[str, Any]:
     name = service_cls.name  # type: ignore[attr-defined]
+    plugin = MarshmallowPlugin()
     spec = APISpec(title=f"aftersales {name}", version=__version__, openapi_version="3.0.3",
-                   plugins=[MarshmallowPlugin()])
+                   plugins=[plugin])
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer",
                                                "bearerFormat": "JWT"})
     spec.components.schema("Error", schema=ErrorSchema)
@@ -62,20 +63,26 @@ def build_openapi(service_cls: type) -> dict[str, Any]:
             if entrypoint.response_schema is not None:
                 ok["content"] = {"application/json": {"schema": entrypoint.response_schema}}
             operation["responses"][str(entrypoint.success_status)] = ok
+            if entrypoint.query_schema is not None:
+                operation["parameters"] += plugin.converter.schema2parameters(
+                    entrypoint.query_schema, location="query")
             errors = {400, 422} if entrypoint.request_schema is not None else set()
+            if entrypoint.query_schema is not None:
+                errors.add(422)
             if names:
                 errors.add(404)
             if not isinstance(entrypoint.roles, Public):
                 operation["security"] = [{"bearer": []}]
                 operation["x-roles"] = sorted(entrypoint.roles)
                 errors |= {401, 403}
-            errors |= set(getattr(entrypoint, "extra_statuses", ()))
-            for status in sorted(errors & set(HTTP_STATUS.values()) | errors):
+            errors |= set(entrypoint.extra_statuses)
+            for status in sorted(errors):
                 operation["responses"][str(status)] = {
                     "description": _REASONS.get(status, "Error"),
                     "content": {"application/json": {"schema": "Error"}}}
             if entrypoint.request_schema is not None:
-                operation["requestBody"] = {"required": True, "content": {
+                operation["requestBody"] = {"required": not entrypoint.body_optional, "content": {
                     "application/json": {"schema": entrypoint.request_schema}}}
             spec.path(path=path, operations={method.lower(): operation})
-    return spec.to_dict()
+    # Through JSON, as it is served: every key a string.
+    return json.loads(json.dumps(spec.to_dict(), default=str))

@@ -101,15 +101,24 @@ def prepare(sites: list[Site], embedded: bool) -> None:
             migrate(settings.database_url, migrations_dir(service_class(service)))
 
 
-def booking_request(rng: random.Random, day: datetime) -> dict[str, Any]:
-    slot = day.replace(hour=rng.randint(8, 16), minute=rng.choice([0, 30]), second=0,
-                       microsecond=0)
+def free_slot(base: str, headers: dict[str, str], service_type: str, rng: random.Random,
+              first_day: datetime) -> str | None:
+    """A bookable start for the service type within the next week, as the site sees it."""
+    query = {"service_type": service_type, "from": first_day.date().isoformat(),
+             "to": (first_day + timedelta(days=6)).date().isoformat()}
+    days = requests.get(f"{base}/availability", params=query, headers=headers,
+                        timeout=10).json()["days"]
+    starts = [slot["start"] for day in days for slot in day["slots"] if slot["bookable"]]
+    return rng.choice(starts) if starts else None
+
+
+def booking_request(rng: random.Random, slot_start: str, service_type: str) -> dict[str, Any]:
     return {
         "customer": {"name": rng.choice(NAMES),
                      "phone": f"1{rng.randint(3, 9)}{rng.randint(0, 999999999):09d}"},
         "vehicle": {"plate": f"{rng.choice(PLATE_PREFIX)}{rng.randint(10000, 99999)}"},
-        "service_type": rng.choice(SERVICE_TYPES),
-        "slot_start": slot.isoformat(),
+        "service_type": service_type,
+        "slot_start": slot_start,
         "channel": rng.choice(CHANNELS),
         "loaner_requested": rng.random() < 0.2,
     }
@@ -165,9 +174,14 @@ def _trade(sites: list[Site], bookings: int, once: bool, seed: int,
     for n in range(total):
         site = sites[n % len(sites)]
         booking = site.settings["booking"]
-        response = requests.post(f"http://{booking.http_host}:{booking.http_port}/appointments",
-                                 json=booking_request(rng, tomorrow), timeout=10,
-                                 headers=_advisor(site.dealer_code))
+        base = f"http://{booking.http_host}:{booking.http_port}"
+        advisor = _advisor(site.dealer_code)
+        service_type = rng.choice(SERVICE_TYPES)
+        slot_start = free_slot(base, advisor, service_type, rng, tomorrow)
+        if slot_start is None:
+            raise SystemExit(f"demo: {site.dealer_code} has no free slot left this week")
+        response = requests.post(f"{base}/appointments", timeout=10, headers=advisor,
+                                 json=booking_request(rng, slot_start, service_type))
         if response.status_code != 201:
             raise SystemExit(f"demo: booking refused: {response.status_code} {response.text}")
         accepted += 1

@@ -50,6 +50,7 @@ def test_headquarters_services_publish_under_hq():
     ({"AFTERSALES_LOG_LEVEL": "LOUD"}, "log_level:"),
     ({"AFTERSALES_AUTH_SECRET": ""}, "auth_secret: missing"),
     ({"AFTERSALES_AUTH_SECRET": "short"}, "auth_secret:"),
+    ({"AFTERSALES_TIME_ZONE": "Beijing"}, "time_zone:"),
 ])
 def test_a_wrong_setting_is_named_in_one_line(change, named):
     with pytest.raises(ConfigError) as raised:
