@@ -30,34 +30,38 @@ def fuzz_service(cls: type, base_url: str) -> list[str]:
     schema = schemathesis.openapi.from_dict(build_openapi(cls))
     failures: list[str] = []
     session = requests.Session()
+
+    def check(case: schemathesis.Case, headers: dict[str, str], mode: GenerationMode) -> None:
+        response = case.call(base_url=base_url, session=session, headers=headers, timeout=15)
+        where = f"{case.method} {case.formatted_path} ({mode.value})"
+        if response.status_code >= 500:
+            failures.append(f"{where}: {response.status_code} {response.text[:300]}")
+        elif response.status_code >= 400:
+            try:
+                message = response.json().get("message")
+            except ValueError:
+                message = None
+            if not message:
+                failures.append(f"{where}: {response.status_code} without a message: "
+                                f"{response.text[:200]}")
+
+    def checker(headers: dict[str, str], mode: GenerationMode):  # noqa: ANN202
+        def run(case: schemathesis.Case) -> None:
+            check(case, headers, mode)
+
+        return run
+
     for result in schema.get_all_operations():
         operation = result.ok()
         roles = operation.definition.raw.get("x-roles")
         headers = auth(roles[0], subject="fuzz-1") if roles else {}
         for mode in GenerationMode:
-            strategy = operation.as_strategy(generation_mode=mode)
-
-            @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None,
-                      suppress_health_check=list(HealthCheck))
-            @given(case=strategy)
-            def call(case: schemathesis.Case, headers: dict = headers,
-                     mode: GenerationMode = mode) -> None:
-                response = case.call(base_url=base_url, session=session, headers=headers,
-                                     timeout=15)
-                where = f"{case.method} {case.formatted_path} ({mode.value})"
-                if response.status_code >= 500:
-                    failures.append(f"{where}: {response.status_code} {response.text[:300]}")
-                elif response.status_code >= 400:
-                    try:
-                        message = response.json().get("message")
-                    except ValueError:
-                        message = None
-                    if not message:
-                        failures.append(f"{where}: {response.status_code} without a message: "
-                                        f"{response.text[:200]}")
-
+            run = settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None,
+                           suppress_health_check=list(HealthCheck))(
+                given(case=operation.as_strategy(generation_mode=mode))(
+                    checker(headers, mode)))
             try:
-                call()
+                run()
             except Unsatisfiable:
                 pass  # nothing to make invalid (no parameters, no body): positive mode covers it
     return failures
