@@ -1,4 +1,4 @@
-"""Workorder rules, plain Python."""
+"""What workorder learns from booking: the cars the site expects."""
 
 from __future__ import annotations
 

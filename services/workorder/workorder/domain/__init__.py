@@ -1,0 +1,15 @@
+"""Workorder rules, plain Python: no nameko, no database, no I/O.
+
+stages      the repair order's STAR stages as a state machine
+vin         VIN check digit (ISO 3779)
+reception   opening a repair order: customer, vehicle, odometer
+inspection  checklist results, photos, the owner's report link
+quote       quote lines and the owner's decision on each
+workshop    jobs, technicians, clocking, quality checks
+pricing     money: line amounts, invoice, VAT, payments
+published   the data of the events workorder publishes
+"""
+
+from workorder.domain.arrivals import expected_arrival
+
+__all__ = ["expected_arrival"]
