@@ -26,6 +26,7 @@ OWNER, ADVISOR, TECH, QC, CLERK, CASHIER, MANAGER, AGENT, ANALYST, OPERATOR = (
 PUBLIC: set[str] = set()
 BOOKERS = {OWNER, ADVISOR, AGENT, MANAGER}
 PARTS_READERS = {ADVISOR, MANAGER, CLERK, TECH}
+STAFF = {ADVISOR, TECH, QC, CASHIER, MANAGER}
 
 POLICY: dict[tuple[str, str], set[str]] = {
     ("booking", "GET /calendar"): BOOKERS,
@@ -60,8 +61,45 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("parts", "GET /trace/batches/{batch_number}"): {CLERK, MANAGER},
     ("parts", "GET /trace/serials/{serial_number}"): {CLERK, MANAGER},
     ("parts", "GET /trace/vehicles/{vin}"): {CLERK, MANAGER},
+    ("workorder", "GET /checklist-templates"): {ADVISOR, MANAGER, QC, TECH},
+    ("workorder", "GET /expected-arrivals"): {ADVISOR, MANAGER},
+    ("workorder", "GET /repair-orders"): STAFF | {OWNER},
+    ("workorder", "POST /repair-orders"): {ADVISOR},
+    ("workorder", "GET /repair-orders/{ro_id}"): STAFF | {OWNER},
+    ("workorder", "POST /repair-orders/{ro_id}/additional-work"): {ADVISOR, TECH},
+    ("workorder", "POST /repair-orders/{ro_id}/cancel"): {ADVISOR},
+    ("workorder", "POST /repair-orders/{ro_id}/close"): {ADVISOR, MANAGER},
+    ("workorder", "POST /repair-orders/{ro_id}/hand-over"): {ADVISOR},
+    ("workorder", "GET /repair-orders/{ro_id}/inspection"): STAFF | {OWNER},
+    ("workorder", "POST /repair-orders/{ro_id}/inspection"): {ADVISOR, TECH},
+    ("workorder", "PUT /repair-orders/{ro_id}/inspection/items/{code}"): {TECH},
+    ("workorder", "POST /repair-orders/{ro_id}/inspection/report-link"): {ADVISOR, OWNER},
+    ("workorder", "POST /repair-orders/{ro_id}/inspection/submit"): {TECH},
+    ("workorder", "POST /repair-orders/{ro_id}/inspector-check"): {QC},
+    ("workorder", "GET /repair-orders/{ro_id}/invoice"): {ADVISOR, CASHIER, MANAGER, OWNER},
+    ("workorder", "POST /repair-orders/{ro_id}/invoice"): {ADVISOR},
+    ("workorder", "POST /repair-orders/{ro_id}/invoice/signature"): {ADVISOR, OWNER},
+    ("workorder", "GET /repair-orders/{ro_id}/jobs"): {ADVISOR, MANAGER, QC, TECH},
+    ("workorder", "POST /repair-orders/{ro_id}/jobs/{line_id}/assign"): {ADVISOR, MANAGER},
+    ("workorder", "POST /repair-orders/{ro_id}/jobs/{line_id}/clock-off"): {TECH},
+    ("workorder", "POST /repair-orders/{ro_id}/jobs/{line_id}/clock-on"): {TECH},
+    ("workorder", "GET /repair-orders/{ro_id}/part-issues"): {ADVISOR, MANAGER, CLERK, QC, TECH},
+    ("workorder", "POST /repair-orders/{ro_id}/payments"): {CASHIER},
+    ("workorder", "POST /repair-orders/{ro_id}/photos"): {ADVISOR, TECH},
+    ("workorder", "GET /repair-orders/{ro_id}/photos/{content_hash}"): STAFF | {OWNER},
+    ("workorder", "GET /repair-orders/{ro_id}/quote"): STAFF | {OWNER},
+    ("workorder", "POST /repair-orders/{ro_id}/quote-lines"): {ADVISOR},
+    ("workorder", "DELETE /repair-orders/{ro_id}/quote-lines/{line_id}"): {ADVISOR},
+    ("workorder", "POST /repair-orders/{ro_id}/quote/approval"): {ADVISOR, OWNER},
+    ("workorder", "POST /repair-orders/{ro_id}/quote/send"): {ADVISOR},
+    ("workorder", "POST /repair-orders/{ro_id}/self-check"): {TECH},
+    ("workorder", "GET /technicians"): {ADVISOR, MANAGER, QC, TECH},
+    ("workorder", "POST /technicians"): {MANAGER},
+    # The owner's inspection link: the signed token in the URL is the permission.
+    ("workorder", "GET /inspection-reports/{token}"): PUBLIC,
+    ("workorder", "GET /photos/{content_hash}"): PUBLIC,
 }
-for _service in ("booking", "parts"):
+for _service in ("booking", "workorder", "parts"):
     for _path in ("/health", "/ready", "/metrics", "/openapi.json"):
         POLICY[(_service, f"GET {_path}")] = PUBLIC
 
