@@ -114,13 +114,18 @@ class OutboxRelay:
 
     def _loop(self) -> None:
         backoff = 0.0
+        gauges_due = 0.0
         while self._running:
             try:
                 published = self.publish_pending()
                 backoff = 0.0
-                if published:
-                    continue  # more may be waiting: keep draining before sleeping
-                self.update_gauges()
+                if published >= self.batch_size:
+                    continue  # a full batch: more are waiting, keep draining
+                # Gauges cost a query: at most once a second, not once per event.
+                if time.monotonic() >= gauges_due:
+                    self.update_gauges()
+                    gauges_due = time.monotonic() + 1.0
+                # A commit during the publish has already woken us, so this returns at once.
                 self._sleep(self.poll_seconds)
             except Exception as exc:
                 metrics.RELAY_FAILURES.labels(self.service).inc()

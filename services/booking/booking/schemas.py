@@ -12,9 +12,9 @@ from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
 from booking.dealer_calendar import MAX_RANGE_DAYS, WEEKDAYS, Calendar, DayLoad
 from booking.domain import Appointment, Status, ToReview
-from booking.vin import vin_problem
 from contracts.fields import ID, Day, Pattern, StrictBoolean, StrictInteger
 from contracts.payloads import CANCEL_REASONS, CHANNELS, SERVICE_TYPES
+from contracts.vin import vin_problem
 
 if TYPE_CHECKING:
     from booking.store import StoredCalendar

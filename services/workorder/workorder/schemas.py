@@ -14,11 +14,11 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from contracts.payloads import MAX_MILEAGE_KM
+from contracts.vin import vin_problem
 from workorder.domain.inspection import ItemStatus
 from workorder.domain.pricing import LineKind, PaymentMethod, PayType
 from workorder.domain.quote import ApprovalChannel, Decision
 from workorder.domain.stages import Stage
-from workorder.domain.vin import vin_problem
 
 ID = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$",
                      error="1-64 characters A-Z a-z 0-9 . _ : - starting with a letter or digit")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from booking.vin import check_digit, is_valid_vin, vin_problem
+from contracts.vin import check_digit, is_valid_vin, vin_problem
 
 
 @pytest.mark.parametrize("vin", [

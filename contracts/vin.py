@@ -1,7 +1,7 @@
 """The vehicle identification number (VIN, 车架号) and its check digit.
 
-Pure and dependency-free on purpose: workorder identifies cars at reception with the same
-rule and may copy this module as it is.
+One rule for every service (booking takes VINs from owners, workorder at reception, parts
+for lookups), so a VIN valid at one counter is valid at all of them.
 
 A VIN has 17 characters, digits and capital letters except I, O and Q (too easily read as 1
 and 0). Position 9 is a check digit computed the North-American way (49 CFR 565, adopted in
