@@ -27,6 +27,7 @@ demo: install
 
 bench: install infra
 	$(BIN)/python bench/backbone.py $(ARGS)
+	$(BIN)/python bench/site_api.py $(ARGS)
 
 lint: install
 	$(BIN)/ruff check .
