@@ -22,3 +22,50 @@ def run_migrations(metadata: sa.MetaData) -> None:
         with context.begin_transaction():
             context.run_migrations()
     engine.dispose()
+
+
+def create_backbone_tables() -> None:
+    """The outbox and inbox every service database carries (version 1 of their shape), for a
+    service's first migration; later changes to them get migrations of their own."""
+    from alembic import op
+
+    op.create_table(
+        "inbox",
+        sa.Column("consumer", sa.String(length=120), nullable=False),
+        sa.Column("event_id", sa.String(length=36), nullable=False),
+        sa.Column("event_type", sa.String(length=120), nullable=False),
+        sa.Column("source", sa.String(length=120), nullable=False),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("consumer", "event_id"),
+    )
+    op.create_table(
+        "outbox",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True,
+                  nullable=False),
+        sa.Column("event_id", sa.String(length=36), nullable=False),
+        sa.Column("event_type", sa.String(length=120), nullable=False),
+        sa.Column("aggregate_id", sa.String(length=64), nullable=False),
+        sa.Column("sequence", sa.Integer(), nullable=False),
+        sa.Column("correlation_id", sa.String(length=64), nullable=False),
+        sa.Column("exchange", sa.String(length=120), nullable=False),
+        sa.Column("routing_key", sa.String(length=120), nullable=False),
+        sa.Column("payload", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("aggregate_id", "sequence", name="uq_outbox_aggregate_sequence"),
+        sa.UniqueConstraint("event_id"),
+    )
+    op.create_index("ix_outbox_pending", "outbox", ["id"], unique=False,
+                    postgresql_where=sa.text("published_at IS NULL"),
+                    sqlite_where=sa.text("published_at IS NULL"))
+
+
+def drop_backbone_tables() -> None:
+    from alembic import op
+
+    op.drop_index("ix_outbox_pending", table_name="outbox",
+                  postgresql_where=sa.text("published_at IS NULL"),
+                  sqlite_where=sa.text("published_at IS NULL"))
+    op.drop_table("outbox")
+    op.drop_table("inbox")
