@@ -87,10 +87,22 @@ def identity_from_header(secret: str, authorization: str | None) -> Identity:
     return verify_token(secret, token.strip())
 
 
-def admit(identity: Identity, roles: frozenset[Role], dealer_code: str) -> None:
-    """Refuse (403) a role the endpoint does not admit, or staff of another dealer."""
+def admit(identity: Identity, roles: frozenset[Role], dealer_code: str | None) -> None:
+    """Refuse (403) a role the endpoint does not admit, or staff of another dealer.
+
+    `dealer_code` None (headquarters, which serves every dealer) admits staff of any dealer
+    by role; the endpoint then keeps them to their own dealer's data (`own_dealer_only`).
+    """
     if identity.role not in roles:
         allowed = ", ".join(sorted(roles))
         raise Forbidden(f"a {identity.role} may not do this", allowed_roles=allowed)
-    if identity.role in DEALER_STAFF and identity.dealer_code != dealer_code:
+    if dealer_code is not None and identity.role in DEALER_STAFF \
+            and identity.dealer_code != dealer_code:
         raise Forbidden("staff of another dealer may not act at this site")
+
+
+def own_dealer_only(identity: Identity, dealer_code: str | None) -> None:
+    """At headquarters, dealer staff see their own dealer only, and must say so (403)."""
+    if identity.role in DEALER_STAFF and dealer_code != identity.dealer_code:
+        raise Forbidden("dealer staff see only their own dealer: set dealer to your code",
+                        dealer=identity.dealer_code)

@@ -69,6 +69,10 @@ class Settings:
         return "hq" if self.service in HQ_SERVICES else f"dealer/{self.dealer_code}"
 
     @property
+    def at_headquarters(self) -> bool:
+        return self.service in HQ_SERVICES
+
+    @property
     def source(self) -> str:
         return f"{self.site}/{self.service}"
 

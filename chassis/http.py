@@ -94,7 +94,8 @@ class JsonHttpEntrypoint(HttpRequestHandler):
             try:
                 identity = identity_from_header(settings.auth_secret,
                                                 request.headers.get("Authorization"))
-                admit(identity, self.roles, settings.dealer_code)
+                admit(identity, self.roles,
+                      None if settings.at_headquarters else settings.dealer_code)
             except DomainError as exc:
                 metrics.ENTRYPOINT_REQUESTS.labels(settings.service, "http",
                                                    self.method_name).inc()

@@ -182,6 +182,14 @@ SurveyAnswered = EventContract(
     "A customer answered the follow-up survey after delivery.",
     subject_field="survey_id",
 )
+SurveyRequested = EventContract(
+    "SurveyRequested",
+    1,
+    "crm",
+    p.SurveyRequestedData,
+    "A follow-up survey is due after delivery: notify sends the customer the link.",
+    subject_field="survey_id",
+)
 
 ALL: tuple[EventContract, ...] = (
     AppointmentBooked,
@@ -204,4 +212,5 @@ ALL: tuple[EventContract, ...] = (
     StockTransferred,
     ReminderDue,
     SurveyAnswered,
+    SurveyRequested,
 )

@@ -595,6 +595,23 @@ class ReminderDueData(ContractSchema):
     raised_at = f.timestamp()
 
 
+class SurveyRequestedData(ContractSchema):
+    survey_id = f.ident()
+    repair_order_id = f.ident()
+    customer_id = f.ident()
+    dealer_code = f.dealer_code(
+        description="Dealer that delivered the vehicle; equals the envelope's dealercode."
+    )
+    vin = f.vin(required=False)
+    delivered_at = f.timestamp()
+    link_token = f.text(
+        200,
+        description="Signed token answering this survey (POST /surveys/<token> at crm); "
+        "notify puts it in the link it sends.",
+    )
+    requested_at = f.timestamp()
+
+
 class SurveyAnsweredData(ContractSchema):
     survey_id = f.ident()
     repair_order_id = f.ident()

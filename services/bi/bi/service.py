@@ -1,0 +1,202 @@
+"""BI's entrypoints: every site's events become facts and daily rollups; KPIs are read from
+the rollups by dealer, region and period, ranked, charted and exported.
+
+BI publishes no events, so it has no outbox.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from werkzeug.wrappers import Request, Response
+
+from bi import dashboard, kpis, models, reports
+from bi.projection import Projection
+from bi.reports import Scope
+from bi.schemas import (
+    DealerListSchema,
+    DealerRequestSchema,
+    DealerSchema,
+    KpiQuerySchema,
+    KpiReportSchema,
+    RankingQuerySchema,
+    RankingSchema,
+    SeriesQuerySchema,
+    SeriesSchema,
+)
+from chassis.auth import Role, own_dealer_only
+from chassis.consumer import handle_event
+from chassis.db import Database
+from chassis.errors import InvalidInput
+from chassis.http import PUBLIC, http, identity_of, json_response, load_json, load_query
+from chassis.service import PlatformService
+from contracts import events
+
+READERS = {Role.OEM_ANALYST, Role.DEALER_MANAGER}
+DEALER_CODE_PATTERN = r"^[A-Z0-9]{2,12}$"
+
+
+class BiService(PlatformService):
+    name = "bi"
+
+    db = Database(models.metadata)
+
+    def _projection(self) -> Projection:
+        days = int(self.settings.extra.get("comeback_days", 30))
+        return Projection(self.db, comeback_days=days)
+
+    def _receive(self, event: dict[str, Any]) -> None:
+        self._projection().receive(event)
+
+    # -- events of every dealer site (and crm's, about a dealer) ---------------------------
+
+    @handle_event("booking", events.AppointmentBooked)
+    def on_appointment_booked(self, event: dict) -> None:
+        self._receive(event)
+
+    @handle_event("booking", events.AppointmentRescheduled)
+    def on_appointment_rescheduled(self, event: dict) -> None:
+        self._receive(event)
+
+    @handle_event("booking", events.AppointmentConfirmed)
+    def on_appointment_confirmed(self, event: dict) -> None:
+        self._receive(event)
+
+    @handle_event("booking", events.AppointmentCancelled)
+    def on_appointment_cancelled(self, event: dict) -> None:
+        self._receive(event)
+
+    @handle_event("booking", events.AppointmentNoShow)
+    def on_appointment_no_show(self, event: dict) -> None:
+        self._receive(event)
+
+    @handle_event("booking", events.AppointmentCheckedIn)
+    def on_appointment_checked_in(self, event: dict) -> None:
+        self._receive(event)
+
+    @handle_event("workorder", events.RepairOrderOpened)
+    def on_repair_order_opened(self, event: dict) -> None:
+        self._receive(event)
+
+    @handle_event("workorder", events.InspectionUploaded)
+    def on_inspection_uploaded(self, event: dict) -> None:
+        self._receive(event)
+
+    @handle_event("workorder", events.QuoteApproved)
+    def on_quote_approved(self, event: dict) -> None:
+        self._receive(event)
+
+    @handle_event("workorder", events.QualityCheckCompleted)
+    def on_quality_check_completed(self, event: dict) -> None:
+        self._receive(event)
+
+    @handle_event("workorder", events.VehicleDelivered)
+    def on_vehicle_delivered(self, event: dict) -> None:
+        self._receive(event)
+
+    @handle_event("parts", events.PartIssued)
+    def on_part_issued(self, event: dict) -> None:
+        self._receive(event)
+
+    @handle_event("crm", events.SurveyAnswered)
+    def on_survey_answered(self, event: dict) -> None:
+        self._receive(event)
+
+    @handle_event("crm", events.ReminderDue)
+    def on_reminder_due(self, event: dict) -> None:
+        self._receive(event)
+
+    # -- KPIs --------------------------------------------------------------------------------
+
+    def _scope(self, request: Request, query: dict[str, Any]) -> Scope:
+        own_dealer_only(identity_of(request), query.get("dealer"))
+        return Scope(first=query["from_"], last=query["to"], dealer_code=query.get("dealer"),
+                     region=query.get("region"))
+
+    @http("GET", "/kpis", roles=READERS, query=KpiQuerySchema, response=KpiReportSchema,
+             statuses=(422,),
+             summary="Every KPI over a date range, for one dealer, one region or all dealers "
+                     "(a dealer manager: own dealer only)")
+    def get_kpis(self, request: Request) -> Response:
+        query = load_query(request, KpiQuerySchema())
+        scope = self._scope(request, query)
+        values = kpis.compute_all(reports.totals(self.db, scope))
+        return json_response({"dealer": scope.dealer_code, "region": scope.region,
+                              "from": scope.first, "to": scope.last, "kpis": values})
+
+    @http("GET", "/kpis.csv", roles=READERS, query=KpiQuerySchema, statuses=(422,),
+             summary="Every KPI per dealer as CSV (UTF-8 with BOM, opens in Excel)")
+    def get_kpis_csv(self, request: Request) -> Response:
+        query = load_query(request, KpiQuerySchema())
+        scope = self._scope(request, query)
+        out = io.StringIO()
+        writer = csv.writer(out)
+        names = list(kpis.KPIS)
+        writer.writerow(["dealer_code", "name", "region", "from", "to", *names])
+        for dealer in reports.by_dealer(self.db, scope):
+            values = kpis.compute_all(dealer["totals"])
+            writer.writerow([dealer["dealer_code"], dealer["name"] or "", dealer["region"],
+                             scope.first, scope.last,
+                             *("" if values[n] is None else values[n] for n in names)])
+        filename = f"kpis_{scope.first}_{scope.last}.csv"
+        return Response("\ufeff" + out.getvalue(), content_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+    @http("GET", "/rankings", roles={Role.OEM_ANALYST}, query=RankingQuerySchema,
+             response=RankingSchema, statuses=(422,),
+             summary="Dealers ranked by one KPI (highest first), optionally within a region")
+    def get_rankings(self, request: Request) -> Response:
+        query = load_query(request, RankingQuerySchema())
+        scope = Scope(first=query["from_"], last=query["to"], region=query.get("region"))
+        items = reports.ranking(self.db, scope, query["kpi"])
+        return json_response({"kpi": query["kpi"], "items": items})
+
+    @http("GET", "/series", roles=READERS, query=SeriesQuerySchema, response=SeriesSchema,
+             statuses=(422,), summary="One KPI per day, week or month")
+    def get_series(self, request: Request) -> Response:
+        query = load_query(request, SeriesQuerySchema())
+        scope = self._scope(request, query)
+        items = reports.series(self.db, scope, query["kpi"], query["grain"])
+        return json_response({"kpi": query["kpi"], "grain": query["grain"], "items": items})
+
+    @http("GET", "/dashboard", roles=PUBLIC,
+             summary="The KPI dashboard page (zh-CN / English); its data needs a token")
+    def get_dashboard(self, request: Request) -> Response:
+        return Response(dashboard.page(), content_type="text/html; charset=utf-8")
+
+    # -- dealers and regions -------------------------------------------------------------------
+
+    @http("GET", "/dealers", roles={Role.OEM_ANALYST, Role.OPERATOR},
+             response=DealerListSchema, summary="Dealers and their regions")
+    def list_dealers(self, request: Request) -> Response:
+        rows = self.db.execute(sa.select(models.dealers.c.dealer_code, models.dealers.c.name,
+                                         models.dealers.c.region)
+                               .order_by(models.dealers.c.dealer_code))
+        return json_response({"items": [dict(r._mapping) for r in rows]})
+
+    @http("PUT", "/dealers/<string:dealer_code>", roles={Role.OPERATOR},
+             request=DealerRequestSchema, response=DealerSchema, statuses=(422,),
+             summary="Name a dealer and put it in a region (dealers not listed count as "
+                     "UNASSIGNED)")
+    def put_dealer(self, request: Request, dealer_code: str) -> Response:
+        if not re.match(DEALER_CODE_PATTERN, dealer_code):
+            raise InvalidInput("dealer_code", "must be 2-12 upper-case letters or digits")
+        payload = load_json(request, DealerRequestSchema())
+        table = models.dealers
+        values = {"name": payload["name"], "region": payload["region"],
+                  "updated_at": datetime.now(UTC)}
+        found = self.db.execute(sa.select(table.c.dealer_code).where(
+            table.c.dealer_code == dealer_code).with_for_update()).first()
+        if found:
+            self.db.execute(table.update().where(table.c.dealer_code == dealer_code)
+                            .values(**values))
+        else:
+            self.db.execute(table.insert().values(dealer_code=dealer_code, **values))
+        self.db.commit()
+        return json_response({"dealer_code": dealer_code, "name": payload["name"],
+                              "region": payload["region"]})

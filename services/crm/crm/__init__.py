@@ -1,0 +1,1 @@
+"""CRM: one customer across dealers, reminders, leads, follow-ups and complaints (headquarters)."""

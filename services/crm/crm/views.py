@@ -1,0 +1,95 @@
+"""What the API answers: rows of crm's tables turned into JSON-ready dicts.
+
+Personal fields are decrypted here and only here; roles that do not call customers see the
+phone masked.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from crm.leads import sla_met
+from crm.privacy import Vault, mask_phone
+from crm.store import aware
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return aware(value).isoformat()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if value is None or isinstance(value, int | bool | str):
+        return value
+    return str(value)  # Decimal money stays exact as a string
+
+
+def _plain(row: sa.Row, *skip: str) -> dict[str, Any]:
+    return {k: _json(v) for k, v in row._mapping.items() if k not in skip}
+
+
+def vehicle_view(row: sa.Row, visits: list[sa.Row]) -> dict[str, Any]:
+    mileages = [m for v in visits for m in (v.mileage_in_km, v.mileage_out_km) if m is not None]
+    days = [t.date() for v in visits for t in (v.opened_at, v.delivered_at) if t is not None]
+    return {"vin": row.vin, "plate": row.plate, "model": row.model,
+            "last_mileage_km": max(mileages) if mileages else None,
+            "last_visit_on": max(days).isoformat() if days else None,
+            "insurance_expires_on": _day(row.insurance_expires_on),
+            "inspection_due_on": _day(row.inspection_due_on)}
+
+
+def _day(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def contact(customer: sa.Row, vault: Vault, *, full_phone: bool) -> dict[str, Any]:
+    name = vault.decrypt(customer.name_enc) if customer.name_enc else None
+    phone = vault.decrypt(customer.phone_enc) if customer.phone_enc else None
+    if phone and not full_phone:
+        phone = mask_phone(phone)
+    return {"customer_id": customer.id, "name": name, "phone": phone}
+
+
+def customer_360(customer: sa.Row, vault: Vault, *, full_phone: bool,
+                 vehicles: list[sa.Row], visits: list[sa.Row], declined: list[sa.Row],
+                 appointments: list[sa.Row], reminders: list[sa.Row], surveys: list[sa.Row],
+                 complaints: list[sa.Row], consents: list[sa.Row]) -> dict[str, Any]:
+    by_vin: dict[str, list[sa.Row]] = {}
+    for visit in visits:
+        by_vin.setdefault(visit.vin, []).append(visit)
+    return {
+        **contact(customer, vault, full_phone=full_phone),
+        "vehicles": [vehicle_view(v, by_vin.get(v.vin, [])) for v in vehicles],
+        "visits": [_plain(v, "customer_id") for v in visits],
+        "declined_work": [_plain(d, "customer_id") for d in declined],
+        "appointments": [_plain(a, "customer_id", "status_sequence") for a in appointments],
+        "reminders": [_plain(r, "customer_id") for r in reminders],
+        "surveys": [_plain(s, "customer_id") for s in surveys],
+        "complaints": [_plain(c, "customer_id") for c in complaints],
+        "consents": [_plain(c, "customer_id") for c in consents],
+    }
+
+
+def complaint_view(row: sa.Row) -> dict[str, Any]:
+    return {"complaint_id": row.id, "survey_id": row.survey_id, "customer_id": row.customer_id,
+            "dealer_code": row.dealer_code, "repair_order_id": row.repair_order_id,
+            "score": row.score, "comment": row.comment, "owner": row.owner,
+            "due_on": row.due_on.isoformat(), "status": row.status,
+            "resolution": row.resolution}
+
+
+def lead_view(row: sa.Row, vault: Vault, now: datetime, *, full_phone: bool) -> dict[str, Any]:
+    phone = vault.decrypt(row.phone_enc)
+    due = aware(row.first_contact_due_at)
+    first = aware(row.first_contacted_at) if row.first_contacted_at else None
+    return {"lead_id": row.id, "channel": row.channel, "dealer_code": row.dealer_code,
+            "name": vault.decrypt(row.name_enc),
+            "phone": phone if full_phone else mask_phone(phone),
+            "customer_id": row.customer_id, "interest": row.interest,
+            "assigned_to": row.assigned_to, "status": row.status,
+            "received_at": aware(row.received_at).isoformat(),
+            "first_contact_due_at": due.isoformat(),
+            "first_contacted_at": first.isoformat() if first else None,
+            "sla_met": sla_met(due, first, now), "appointment_id": row.appointment_id}

@@ -1,0 +1,41 @@
+"""crm refuses to start without its keys, and documents its API."""
+
+from __future__ import annotations
+
+import pytest
+
+from chassis.config import ConfigError
+from chassis.testing import make_settings, service_database, wait_for
+from crm.service import CrmService
+from services.crm.tests.integration.crm_hq import BLIND_INDEX_KEY, CRM_EXTRA, booked
+
+
+@pytest.mark.parametrize("extra, named", [
+    ({"crm_blind_index_key": BLIND_INDEX_KEY}, "crm_encryption_key: missing"),
+    ({**CRM_EXTRA, "crm_encryption_key": "0123"}, "crm_encryption_key: not a Fernet key"),
+    ({**CRM_EXTRA, "crm_survey_delay_hours": "soon"}, "crm_survey_delay_hours"),
+])
+def test_a_missing_or_malformed_key_stops_the_start(database, amqp_uri, services, extra,
+                                                     named) -> None:
+    settings = make_settings("crm", service_database(database, CrmService), amqp_uri,
+                             dealer_code="HQ", extra=extra)
+    with pytest.raises(ConfigError, match=f"^{named}"):
+        services(CrmService, settings)
+
+
+def test_every_endpoint_is_in_the_api_document(crm) -> None:
+    document = crm.get("/openapi.json", headers={}).json()
+    assert {"/customers", "/customers/{customer_id}", "/reminder-runs", "/due-list",
+            "/campaigns", "/surveys/{token}", "/complaints"} <= set(document["paths"])
+
+
+def test_the_resident_id_number_is_kept_encrypted(crm, sites) -> None:
+    sites.publish(booked("D001", "APT-1", "c-1"))
+    wait_for(lambda: crm.inbox() == 1, message="the booking applied")
+    assert crm.put("/customers/c-1/identity", {"id_number": "11010519491231002X"}
+                   ).status_code == 204
+    assert crm.put("/customers/c-1/identity", {"id_number": "123"}).status_code == 422
+    assert crm.put("/customers/nobody/identity", {"id_number": "11010519491231002X"}
+                   ).status_code == 404
+    assert crm.count("SELECT count(*) FROM customers WHERE id_number_enc LIKE '%1101%'") == 0
+    assert crm.count("SELECT count(*) FROM customers WHERE id_number_index IS NOT NULL") == 1
