@@ -1,0 +1,1 @@
+"""Notify: messages to owners over SMS, e-mail, WeChat and app push (headquarters)."""

@@ -1,0 +1,336 @@
+"""Notify's rules in plain Python: what is said for each event and language, when it may be
+said (quiet hours in the customer's time zone), to whom (service messages vs marketing that
+needs consent), once (dedupe keys), how fast (token buckets) and how often again (backoff).
+
+No nameko, no SQLAlchemy, no I/O: everything here is unit-tested on its own.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import unicodedata
+from dataclasses import dataclass, replace
+from datetime import datetime, time, timedelta
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+DEFAULT_TIME_ZONE = "Asia/Shanghai"
+DEFAULT_LANGUAGE = "zh-CN"
+LANGUAGES = ("zh-CN", "en")
+QUIET_START = time(21, 0)
+QUIET_END = time(8, 0)
+
+
+class Kind(StrEnum):
+    """What a message tells the owner: one per stage of the transparent workshop."""
+
+    BOOKING_CONFIRMED = "BOOKING_CONFIRMED"
+    CAR_RECEIVED = "CAR_RECEIVED"
+    INSPECTION_READY = "INSPECTION_READY"
+    QUOTE_WAITING = "QUOTE_WAITING"
+    READY_FOR_PICKUP = "READY_FOR_PICKUP"
+    REMINDER_DUE = "REMINDER_DUE"
+    SURVEY = "SURVEY"
+
+
+class Purpose(StrEnum):
+    SERVICE = "SERVICE"      # about work the customer asked for: no consent needed
+    MARKETING = "MARKETING"  # invitations: consent, unsubscribe path, quiet hours
+
+
+class Channel(StrEnum):
+    SMS = "SMS"
+    EMAIL = "EMAIL"
+    WECHAT = "WECHAT"
+    PUSH = "PUSH"
+
+
+class Status(StrEnum):
+    QUEUED = "QUEUED"
+    SENT = "SENT"
+    FAILED = "FAILED"
+    SUPPRESSED = "SUPPRESSED"
+
+
+class Suppression(StrEnum):
+    """Why a message was not sent (a closed set: it is shown in the delivery log)."""
+
+    NO_CONSENT = "NO_CONSENT"            # marketing without the customer's consent
+    UNSUBSCRIBED = "UNSUBSCRIBED"        # the customer said 退订 / used the link
+    NO_CONTACT = "NO_CONTACT"            # nobody to send to after waiting for the contact
+    NO_ADDRESS = "NO_ADDRESS"            # the customer has no address on this channel
+    SUPERSEDED = "SUPERSEDED"            # car already back with its owner, booking cancelled
+    CHANNEL_DISABLED = "CHANNEL_DISABLED"  # the channel is not configured here
+
+
+class Waiting(StrEnum):
+    """Why a QUEUED message is not out yet (shown in the delivery log)."""
+
+    QUIET_HOURS = "QUIET_HOURS"
+    RATE_LIMITED = "RATE_LIMITED"
+    AWAITING_CONTACT = "AWAITING_CONTACT"  # the booking with the phone has not arrived yet
+    RETRY = "RETRY"                        # the last attempt failed; backing off
+
+
+# -- which messages are marketing ------------------------------------------------------------
+
+# A recall is a safety notice the maker owes the owner; the other reminders invite business.
+SERVICE_REMINDER_REASONS = frozenset({"RECALL"})
+
+
+def purpose_of(kind: Kind, reminder_reason: str | None = None) -> Purpose:
+    if kind is Kind.REMINDER_DUE and reminder_reason not in SERVICE_REMINDER_REASONS:
+        return Purpose.MARKETING
+    return Purpose.SERVICE
+
+
+# Messages about a repair order that say nothing useful once the car has been handed back.
+SUPERSEDED_BY_DELIVERY = frozenset({Kind.CAR_RECEIVED, Kind.INSPECTION_READY,
+                                    Kind.QUOTE_WAITING})
+
+
+def dedupe_key(kind: Kind, reference: str, channel: Channel) -> str:
+    """One message per event per customer per channel.
+
+    `reference` is the business object the message is about (appointment, repair order,
+    inspection, quote round, reminder); each belongs to exactly one customer, so the key is
+    the same whichever order events arrive in, and whether or not the customer is known yet.
+    """
+    return f"{kind.value}:{reference}:{channel.value}"
+
+
+# -- quiet hours -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QuietHours:
+    start: time = QUIET_START
+    end: time = QUIET_END
+
+    def contains(self, local: time) -> bool:
+        if self.start == self.end:
+            return False
+        if self.start < self.end:           # e.g. 00:00-07:00
+            return self.start <= local < self.end
+        return local >= self.start or local < self.end  # across midnight, e.g. 21:00-08:00
+
+    def next_allowed(self, now: datetime, zone: str) -> datetime:
+        """`now` if a message may go out now in `zone`, else when the quiet hours end there.
+
+        `now` must be aware; the answer is in the same zone as `now`.
+        """
+        if now.tzinfo is None:
+            raise ValueError("now must carry a time zone")
+        tz = ZoneInfo(zone)
+        local = now.astimezone(tz)
+        if not self.contains(local.timetz().replace(tzinfo=None)):
+            return now
+        day = local.date()
+        if local.time() >= self.end:  # evening part of a window that crosses midnight
+            day = day + timedelta(days=1)
+        # Built from the wall clock so a DST change in between lands on the real 08:00.
+        morning = datetime.combine(day, self.end, tzinfo=tz)
+        return morning.astimezone(now.tzinfo)
+
+
+def parse_clock(value: str) -> time:
+    hour, minute = value.split(":")
+    return time(int(hour), int(minute))
+
+
+# -- rate limits -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TokenBucket:
+    """`capacity` messages at once, refilled at `per_second`; state is (tokens, updated_at)."""
+
+    capacity: float
+    per_second: float
+    tokens: float
+    updated_at: datetime
+
+    @classmethod
+    def full(cls, capacity: float, per_second: float, now: datetime) -> TokenBucket:
+        return cls(capacity, per_second, capacity, now)
+
+    def take(self, now: datetime) -> tuple[TokenBucket, float]:
+        """Take one token: (new state, 0.0), or (refilled state, seconds to wait) when empty."""
+        elapsed = max((now - self.updated_at).total_seconds(), 0.0)
+        tokens = min(self.capacity, self.tokens + elapsed * self.per_second)
+        refilled = replace(self, tokens=tokens, updated_at=max(now, self.updated_at))
+        if tokens >= 1.0:
+            return replace(refilled, tokens=tokens - 1.0), 0.0
+        return refilled, (1.0 - tokens) / self.per_second
+
+
+# -- retries -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Backoff:
+    initial_seconds: float = 30.0
+    multiplier: float = 2.0
+    max_seconds: float = 3600.0
+    max_attempts: int = 5
+
+    def delay(self, attempt: int) -> timedelta:
+        """Wait after failed attempt number `attempt` (1-based)."""
+        raw = self.initial_seconds * self.multiplier ** (attempt - 1)
+        return timedelta(seconds=min(raw, self.max_seconds))
+
+    def gives_up(self, attempt: int) -> bool:
+        return attempt >= self.max_attempts
+
+
+# -- unsubscribe -------------------------------------------------------------------------------
+
+UNSUBSCRIBE_WORDS = frozenset({"退订", "TD", "T", "STOP", "UNSUBSCRIBE"})
+
+
+def is_unsubscribe(text: str) -> bool:
+    """An inbound SMS asking to stop: 退订 or TD, in any width or case, with punctuation."""
+    normal = unicodedata.normalize("NFKC", text).strip().upper()
+    normal = normal.strip(" .。!！")
+    return normal in UNSUBSCRIBE_WORDS
+
+
+def unsubscribe_token(secret: str, customer_id: str) -> str:
+    """An unguessable link token naming the customer (HMAC-signed, no lookup needed)."""
+    body = base64.urlsafe_b64encode(customer_id.encode()).decode().rstrip("=")
+    return f"{body}.{_mac(secret, body)}"
+
+
+def customer_of_token(secret: str, token: str) -> str | None:
+    if not token.isascii():  # compare_digest takes ASCII only; ours are always ASCII
+        return None
+    body, _, mac = token.partition(".")
+    if not body or not hmac.compare_digest(mac, _mac(secret, body)):
+        return None
+    try:
+        return base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _mac(secret: str, body: str) -> str:
+    digest = hmac.new(secret.encode(), f"unsubscribe:{body}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest[:18]).decode()
+
+
+# -- projections that do not care about arrival order ----------------------------------------
+
+
+def newer(current_sequence: int | None, incoming_sequence: int) -> bool:
+    """Whether an update of one aggregate is newer than what is stored (events arrive late,
+    twice, or out of order; the per-aggregate sequence decides)."""
+    return current_sequence is None or incoming_sequence > current_sequence
+
+
+# -- templates ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rendered:
+    title: str
+    body: str
+    link: str | None
+
+
+_TEMPLATES: dict[tuple[Kind, str], tuple[str, str]] = {
+    (Kind.BOOKING_CONFIRMED, "zh-CN"): (
+        "预约成功",
+        "{name}您好，您的爱车{plate}已预约{dealer}，时间{time}。如需改期请联系服务顾问。"),
+    (Kind.BOOKING_CONFIRMED, "en"): (
+        "Booking confirmed",
+        "Dear {name}, your {plate} is booked in at {dealer} for {time}. "
+        "Contact your service advisor to change it."),
+    (Kind.CAR_RECEIVED, "zh-CN"): (
+        "车辆已接收",
+        "{name}您好，您的爱车{plate}已在{dealer}开单接车，预计交车时间{time}。"),
+    (Kind.CAR_RECEIVED, "en"): (
+        "Car received",
+        "Dear {name}, {dealer} has received your {plate}; expected ready by {time}."),
+    (Kind.INSPECTION_READY, "zh-CN"): (
+        "环检报告已出",
+        "{name}您好，您的爱车{plate}环检报告已出，请查看照片与建议：{link}"),
+    (Kind.INSPECTION_READY, "en"): (
+        "Inspection report ready",
+        "Dear {name}, the inspection of your {plate} is ready, with photos: {link}"),
+    (Kind.QUOTE_WAITING, "zh-CN"): (
+        "报价待确认",
+        "{name}您好，您的爱车{plate}维修报价{amount}元待您逐项确认：{link}"),
+    (Kind.QUOTE_WAITING, "en"): (
+        "Quote waiting for you",
+        "Dear {name}, a quote of CNY {amount} for your {plate} waits for your approval, "
+        "line by line: {link}"),
+    (Kind.READY_FOR_PICKUP, "zh-CN"): (
+        "车辆可取",
+        "{name}您好，您的爱车{plate}已完工并通过质检，可到{dealer}取车。"),
+    (Kind.READY_FOR_PICKUP, "en"): (
+        "Ready for pickup",
+        "Dear {name}, your {plate} has passed the final quality check and is ready "
+        "at {dealer}."),
+    (Kind.SURVEY, "zh-CN"): (
+        "服务回访",
+        "{name}您好，感谢您选择{dealer}。请花一分钟评价本次服务：{link}"),
+    (Kind.SURVEY, "en"): (
+        "How did we do?",
+        "Dear {name}, thank you for visiting {dealer}. Please rate our service: {link}"),
+    (Kind.REMINDER_DUE, "zh-CN"): (
+        "保养提醒",
+        "{name}您好，您的爱车{plate}{reason}将于{time}到期，欢迎预约{dealer}：{link}"),
+    (Kind.REMINDER_DUE, "en"): (
+        "Service reminder",
+        "Dear {name}, your {plate} is due for {reason} on {time}. Book at {dealer}: {link}"),
+}
+
+_REASONS = {
+    "zh-CN": {"MAINTENANCE": "保养", "INSURANCE": "保险", "ANNUAL_INSPECTION": "年检",
+              "DECLINED_WORK": "未完成维修项目", "RECALL": "召回检修"},
+    "en": {"MAINTENANCE": "maintenance", "INSURANCE": "insurance renewal",
+           "ANNUAL_INSPECTION": "annual inspection", "DECLINED_WORK": "the work you postponed",
+           "RECALL": "a recall"},
+}
+_FALLBACK = {
+    "zh-CN": {"name": "车主", "plate": "", "dealer": "经销商", "time": "", "link": "",
+              "amount": ""},
+    "en": {"name": "customer", "plate": "car", "dealer": "your dealer", "time": "", "link": "",
+           "amount": ""},
+}
+_UNSUBSCRIBE = {"zh-CN": " 回复TD退订 {url}", "en": " Reply TD to unsubscribe: {url}"}
+
+
+def language_of(preferred: str | None) -> str:
+    return preferred if preferred in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def format_time(value: datetime | None, zone: str, language: str) -> str:
+    if value is None:
+        return ""
+    local = value.astimezone(ZoneInfo(zone))
+    if language == "zh-CN":
+        return f"{local.month}月{local.day}日 {local:%H:%M}"
+    return f"{local.day} {local:%b} {local:%H:%M}"
+
+
+def render(kind: Kind, language: str, params: dict[str, Any], *, zone: str,
+           unsubscribe_url: str | None = None) -> Rendered:
+    """The message in the customer's language; missing facts fall back to neutral words.
+
+    params: name, plate, dealer, time (aware datetime), link, amount, reason.
+    """
+    language = language_of(language)
+    title, body = _TEMPLATES[(kind, language)]
+    values = dict(_FALLBACK[language])
+    values.update({k: v for k, v in params.items() if v not in (None, "")})
+    values["time"] = (format_time(params["time"], zone, language)
+                      if isinstance(params.get("time"), datetime) else values["time"])
+    values["reason"] = _REASONS[language].get(str(params.get("reason")), "")
+    text = body.format(**values).replace("  ", " ")
+    if unsubscribe_url:
+        text += _UNSUBSCRIBE[language].format(url=unsubscribe_url)
+    return Rendered(title=title, body=text, link=params.get("link") or None)
