@@ -16,7 +16,14 @@ from werkzeug.wrappers import Request, Response
 
 from chassis import metrics
 from chassis.auth import Identity, Role, admit, identity_from_header
-from chassis.errors import HTTP_STATUS, DomainError, MalformedRequest, error_body, http_status
+from chassis.errors import (
+    HTTP_STATUS,
+    DomainError,
+    InvalidInput,
+    MalformedRequest,
+    error_body,
+    http_status,
+)
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +60,30 @@ def load_json(request: Request, schema: Schema, *, optional: bool = False) -> An
         raise MalformedRequest(f"the body is not valid JSON: {exc}") from None
     if not isinstance(raw, dict):
         raise MalformedRequest("the body must be a JSON object")
+    _refuse_nul(raw, "")
     return schema.load(raw)
+
+
+def _refuse_nul(value: Any, path: str) -> None:
+    """PostgreSQL cannot store the NUL character in text: refuse it here, naming the field,
+    rather than let the database fail the request with a 500."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise InvalidInput(path or "body", "must not contain the NUL character")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_nul(key, path or "body")
+            _refuse_nul(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _refuse_nul(item, f"{path}.{index}")
 
 
 def load_query(request: Request, schema: Schema) -> Any:
     """Validate the query string; 422 naming each bad parameter."""
-    return schema.load(request.args.to_dict())
+    query = request.args.to_dict()
+    _refuse_nul(query, "")
+    return schema.load(query)
 
 
 def identity_of(request: Request) -> Identity:
