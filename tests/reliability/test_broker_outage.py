@@ -4,6 +4,7 @@ arrives and is applied once."""
 from __future__ import annotations
 
 import subprocess
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -32,8 +33,14 @@ def test_bookings_taken_while_the_broker_is_down_arrive_once_when_it_is_back(
 
     rabbitmqctl("stop_app")  # whatever happens below, the finally starts it again
     try:
-        statuses = [requests.post(url, json=booking_request(), headers=ADVISOR,
-                                  timeout=10).status_code for _ in range(5)]
+        # Five cars in five slots: a car holds one appointment at a time, a slot has room
+        # for four.
+        tomorrow = (datetime.now(UTC) + timedelta(days=1)).replace(minute=0, second=0,
+                                                                   microsecond=0)
+        statuses = [requests.post(url, headers=ADVISOR, timeout=10, json=booking_request(
+            vehicle={"plate": f"京A1000{n}"},
+            slot_start=tomorrow.replace(hour=9 + n).isoformat())).status_code
+            for n in range(5)]
         assert statuses == [201] * 5
         assert count(booking_db, "appointments") == 5
         assert count(booking_db, "outbox", "published_at IS NULL") == 5
