@@ -34,6 +34,11 @@ def dead_letter_queue(service: str) -> kombu.Queue:
                        durable=True)
 
 
+def event_queue_name(source_service: str, event_type: str, consumer_name: str) -> str:
+    """The durable queue one handler (`service.method`) consumes one event type from."""
+    return f"evt-{source_service}-{event_type}--{consumer_name}"
+
+
 def event_exchange(service: str) -> kombu.Exchange:
     """The producer's topic exchange, declared exactly as nameko declares it."""
     return get_event_exchange(service, {"AUTO_DELETE_EVENT_EXCHANGES": False})

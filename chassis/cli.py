@@ -8,7 +8,9 @@ import signal
 import sys
 from typing import Any
 
-from chassis.config import ConfigError, load_settings
+from chassis.config import HQ_SERVICES, ConfigError, load_settings
+
+DEFAULT_UPLINKS = "deploy/local/uplinks.yaml"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,6 +47,22 @@ def main(argv: list[str] | None = None) -> int:
     status = outbox.add_parser("status", help="pending rows and oldest age")
     status.add_argument("service")
 
+    uplink = sub.add_parser("uplink", help="site → headquarters broker links (shovels)")
+    uplink.add_argument("--file", default=DEFAULT_UPLINKS, help=f"default {DEFAULT_UPLINKS}")
+    uplink_sub = uplink.add_subparsers(dest="action", required=True)
+    start = uplink_sub.add_parser("setup", help="declare both ends and start the shovels")
+    start.add_argument("--dealer", help="one dealer site only")
+    cut = uplink_sub.add_parser("stop", help="remove a site's shovels (events wait at the site)")
+    cut.add_argument("dealer")
+    uplink_sub.add_parser("status", help="shovel state and events waiting per site")
+
+    ops = sub.add_parser("ops", help="operations views").add_subparsers(dest="action",
+                                                                        required=True)
+    sites = ops.add_parser("sites", help="per site: link, backlog, last event seen at HQ")
+    sites.add_argument("--uplinks", default=DEFAULT_UPLINKS, help=f"default {DEFAULT_UPLINKS}")
+    rebuild = ops.add_parser("rebuild", help="rebuild a projection from its event log")
+    rebuild.add_argument("projection", choices=["bi"])
+
     args = parser.parse_args(argv)
     try:
         return _COMMANDS[args.command](args)
@@ -68,8 +86,15 @@ def _broker(args: argparse.Namespace) -> int:
     from chassis.broker_admin import BrokerAdmin
 
     services = [s for s in args.services.split(",") if s]
-    BrokerAdmin(args.admin_url).apply(args.vhost, services)
-    print(f"vhost {args.vhost}: definitions applied for {', '.join(services)}")
+    from chassis.runner import service_classes
+
+    admin = BrokerAdmin(args.admin_url)
+    admin.apply(args.vhost, services)
+    known = service_classes()
+    queues = [q for s in services if s in known for q in admin.declare_event_queues(
+        args.vhost, known[s])]
+    print(f"vhost {args.vhost}: definitions applied for {', '.join(services)}; "
+          f"{len(queues)} event queues declared")
     return 0
 
 
@@ -140,8 +165,52 @@ def _outbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def _uplink(args: argparse.Namespace) -> int:
+    from chassis import uplink
+
+    links = uplink.load_uplinks(args.file)
+    if args.action == "setup":
+        for name in uplink.setup(links, args.dealer):
+            print(f"shovel {name}: defined (ack-mode on-confirm)")
+    elif args.action == "stop":
+        for name in uplink.stop(links, args.dealer):
+            print(f"shovel {name}: removed; events wait at site {args.dealer}")
+    else:
+        for row in uplink.status(links):
+            print(json.dumps(row))
+    return 0
+
+
+def _ops(args: argparse.Namespace) -> int:
+    if args.action == "rebuild":
+        from bi.rebuild import main as rebuild_bi
+
+        return rebuild_bi(["--config", args.config] if args.config else [])
+    from chassis import uplink
+    from chassis.db import create_engine
+
+    seen: dict[str, dict[str, Any]] = {}
+    for service in sorted(HQ_SERVICES):
+        settings = load_settings(service, args.config)
+        engine = create_engine(settings.database_url)
+        try:
+            for dealer, last, count in uplink.events_from_sites(engine):
+                row = seen.setdefault(dealer, {"last_event_at_hq": None, "events_applied": {}})
+                row["events_applied"][service] = count
+                if row["last_event_at_hq"] is None or last > row["last_event_at_hq"]:
+                    row["last_event_at_hq"] = last
+        finally:
+            engine.dispose()
+    for link in uplink.status(uplink.load_uplinks(args.uplinks)):
+        at_hq = seen.pop(link["dealer_code"], {"last_event_at_hq": None, "events_applied": {}})
+        print(json.dumps({**link, **at_hq}, default=str))
+    for dealer, at_hq in sorted(seen.items()):  # sites heard of but not in the uplinks file
+        print(json.dumps({"dealer_code": dealer, "running": None, **at_hq}, default=str))
+    return 0
+
+
 _COMMANDS = {"db": _db, "broker": _broker, "run": _run, "deadletter": _deadletter,
-             "outbox": _outbox}
+             "outbox": _outbox, "uplink": _uplink, "ops": _ops}
 
 if __name__ == "__main__":
     raise SystemExit(main())

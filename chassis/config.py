@@ -135,6 +135,13 @@ def load_settings(service: str, path: str | os.PathLike[str] | None = None,
             if key in env:
                 raw[name] = env[key]
                 break
+    # A service's own settings beyond the common ones (keys, channel secrets) come from the
+    # environment too, as AFTERSALES_<SERVICE>_<NAME>: containers take secrets that way.
+    own = f"{ENV_PREFIX}{service.upper()}_"
+    for key, value in env.items():
+        name = key[len(own):].lower()
+        if key.startswith(own) and name not in names and not name.startswith("retry"):
+            raw[name] = value
     retry_raw = dict(raw.pop("retry", {}) or {})
     for name in _RETRY_FIELDS:
         key = f"{ENV_PREFIX}RETRY_{name.upper()}"

@@ -60,6 +60,17 @@ DEAD_LETTERS = Counter(
     f"{PREFIX}_dead_letters_total", "Messages sent to the dead-letter queue, by reason.",
     ["service", "reason"], registry=REGISTRY)
 
+DEAD_LETTER_QUEUE_MESSAGES = Gauge(
+    f"{PREFIX}_dead_letter_queue_messages", "Messages waiting in the service's dead-letter queue "
+    "(read from the broker at scrape time).", ["service"], registry=REGISTRY)
+UPLINK_RUNNING = Gauge(
+    f"{PREFIX}_uplink_running", "1 when every shovel from this dealer site to headquarters is "
+    "running (read from the site broker at scrape time).", ["dealer_code"], registry=REGISTRY)
+SITE_LAST_EVENT = Gauge(
+    f"{PREFIX}_site_last_event_timestamp_seconds",
+    "At headquarters: when the last event from a dealer site was applied.",
+    ["service", "dealer_code"], registry=REGISTRY)
+
 BUILD_INFO = Gauge(
     f"{PREFIX}_build_info", "Version of the running code (always 1).",
     ["service", "version", "dealer"], registry=REGISTRY)

@@ -73,3 +73,14 @@ def test_the_command_line_stops_with_exit_code_2_and_one_line(monkeypatch, capsy
 def test_retry_backoff_grows_and_is_capped():
     policy = RetryPolicy(max_attempts=6, backoff_initial_seconds=0.5, backoff_max_seconds=3)
     assert [policy.delay(n) for n in range(1, 6)] == [0.5, 1.0, 2.0, 3, 3]
+
+
+def test_a_services_own_settings_come_from_the_environment_too(tmp_path):
+    path = tmp_path / "hq.yaml"
+    path.write_text("services:\n  crm:\n    crm_encryption_key: from-the-file\n",
+                    encoding="utf-8")
+    env = {**ENV, "AFTERSALES_CRM_CRM_BLIND_INDEX_KEY": "from-the-environment",
+           "AFTERSALES_CRM_CRM_ENCRYPTION_KEY": "overridden", "AFTERSALES_BI_OTHER": "not crm's"}
+    settings = load_settings("crm", path, env=env)
+    assert settings.extra == {"crm_encryption_key": "overridden",
+                              "crm_blind_index_key": "from-the-environment"}

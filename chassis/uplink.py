@@ -1,0 +1,210 @@
+"""The link from each dealer site's broker to headquarters' broker: RabbitMQ shovels.
+
+A site keeps trading when its WAN link is down. What it publishes collects in one durable
+quorum queue per producing service on the site's own broker (`uplink.hq.<service>`, bound to
+`<service>.events` with `#`), and a dynamic shovel moves it to the same exchange at
+headquarters with `ack-mode: on-confirm`: a message leaves the site queue only after
+headquarters' broker has confirmed it. A link that fails mid-transfer may deliver a message
+twice; the consumers' inbox makes that harmless. No RPC crosses the link.
+
+Each site publishes at headquarters as its own user (`uplink-<dealer>`), allowed to write to
+the site services' event exchanges and nothing else, so one site's credentials can neither read
+another site's events nor touch headquarters' queues.
+
+`deploy/local/uplinks.yaml` describes the links; `aftersales uplink setup|stop|status` applies
+them. The site brokers and headquarters may be one RabbitMQ with several vhosts (development)
+or separate brokers (production): the file names each side's AMQP URI and management API.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import sqlalchemy as sa
+import yaml
+from sqlalchemy.engine import Engine
+
+from chassis.broker_admin import EVENT_EXCHANGE, BrokerAdmin, vhost_of
+from chassis.config import DEALER_CODE, SITE_SERVICES, ConfigError
+
+UPLINK_QUEUE = "uplink.hq.{service}"
+SHOVEL = "uplink-{dealer}-{service}"
+UPLINK_USER = "uplink-{dealer}"
+# Development only; production sets `uplink_password` per site (or AFTERSALES_UPLINK_PASSWORD_<D>).
+DEFAULT_PASSWORD = "uplink-development-password"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    amqp_uri: str
+    admin_url: str
+
+    @property
+    def vhost(self) -> str:
+        return vhost_of(self.amqp_uri)
+
+    def admin(self) -> BrokerAdmin:
+        return BrokerAdmin(self.admin_url)
+
+
+@dataclass(frozen=True)
+class SiteLink:
+    dealer_code: str
+    site: Endpoint
+    services: tuple[str, ...]
+    password: str = field(repr=False, default=DEFAULT_PASSWORD)
+
+    @property
+    def user(self) -> str:
+        return UPLINK_USER.format(dealer=self.dealer_code)
+
+    def shovel_names(self) -> list[str]:
+        return [SHOVEL.format(dealer=self.dealer_code, service=s) for s in self.services]
+
+
+@dataclass(frozen=True)
+class Uplinks:
+    headquarters: Endpoint
+    sites: tuple[SiteLink, ...]
+
+    def site(self, dealer_code: str) -> SiteLink:
+        for link in self.sites:
+            if link.dealer_code == dealer_code:
+                return link
+        raise ConfigError(f"sites: no dealer site {dealer_code!r} in the uplinks file")
+
+
+def load_uplinks(path: str | Path) -> Uplinks:
+    """Read an uplinks file; a wrong entry stops with one line naming it."""
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"uplinks file {path}: {exc}") from None
+    hq = _endpoint(raw.get("headquarters"), "headquarters")
+    sites = []
+    for index, entry in enumerate(raw.get("sites") or []):
+        where = f"sites[{index}]"
+        code = str((entry or {}).get("dealer_code", ""))
+        if not DEALER_CODE.match(code):
+            raise ConfigError(f"{where}.dealer_code: {code!r} must be 2-12 upper-case letters "
+                              "or digits")
+        services = tuple(entry.get("services") or sorted(SITE_SERVICES))
+        unknown = set(services) - SITE_SERVICES
+        if unknown:
+            raise ConfigError(f"{where}.services: {sorted(unknown)} are not site services")
+        password = str(entry.get("uplink_password") or DEFAULT_PASSWORD)
+        sites.append(SiteLink(code, _endpoint(entry, where), services, password))
+    if not sites:
+        raise ConfigError("sites: the uplinks file names no dealer site")
+    return Uplinks(hq, tuple(sites))
+
+
+def _endpoint(raw: Any, where: str) -> Endpoint:
+    if not isinstance(raw, dict) or not raw.get("amqp_uri"):
+        raise ConfigError(f"{where}.amqp_uri: missing")
+    uri = str(raw["amqp_uri"])
+    if not uri.startswith(("amqp://", "amqps://")):
+        raise ConfigError(f"{where}.amqp_uri: {uri!r} is not an amqp:// URI")
+    host = urlsplit(uri).hostname or "127.0.0.1"
+    return Endpoint(uri, str(raw.get("admin_url") or f"http://guest:guest@{host}:15672"))
+
+
+def with_credentials(uri: str, user: str, password: str) -> str:
+    """`uri` with its user and password replaced (the shovel connects as the site's user)."""
+    parts = urlsplit(uri)
+    netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{parts.hostname}"
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def setup(uplinks: Uplinks, dealer_code: str | None = None) -> list[str]:
+    """Declare both ends and start the shovels (all sites, or one). Safe to run again."""
+    hq_admin = uplinks.headquarters.admin()
+    hq_vhost = uplinks.headquarters.vhost
+    started = []
+    for link in uplinks.sites:
+        if dealer_code and link.dealer_code != dealer_code:
+            continue
+        site_admin = link.site.admin()
+        site_vhost = link.site.vhost
+        hq_admin.call("PUT", f"/users/{quote(link.user, safe='')}",
+                      {"password": link.password, "tags": ""})
+        writable = "|".join(re.escape(f"{s}.events") for s in link.services)
+        hq_admin.call("PUT", f"/permissions/{_q(hq_vhost)}/{quote(link.user, safe='')}",
+                      {"configure": "^$", "write": f"^({writable})$", "read": "^$"})
+        for service in link.services:
+            exchange = f"{service}.events"
+            queue = UPLINK_QUEUE.format(service=service)
+            hq_admin.call("PUT", f"/exchanges/{_q(hq_vhost)}/{_q(exchange)}",
+                          EVENT_EXCHANGE)
+            site_admin.call("PUT", f"/exchanges/{_q(site_vhost)}/{_q(exchange)}",
+                            EVENT_EXCHANGE)
+            site_admin.call("PUT", f"/queues/{_q(site_vhost)}/{_q(queue)}",
+                            {"durable": True, "auto_delete": False,
+                             "arguments": {"x-queue-type": "quorum"}})
+            site_admin.call("POST", f"/bindings/{_q(site_vhost)}/e/{_q(exchange)}/q/{_q(queue)}",
+                            {"routing_key": "#"})
+            name = SHOVEL.format(dealer=link.dealer_code, service=service)
+            site_admin.call("PUT", f"/parameters/shovel/{_q(site_vhost)}/{_q(name)}", {"value": {
+                "src-protocol": "amqp091", "src-uri": link.site.amqp_uri, "src-queue": queue,
+                "dest-protocol": "amqp091",
+                "dest-uri": with_credentials(uplinks.headquarters.amqp_uri, link.user,
+                                             link.password),
+                "dest-exchange": exchange,
+                # Leave the site queue only once headquarters' broker has the message.
+                "ack-mode": "on-confirm", "src-prefetch-count": 500,
+                "reconnect-delay": 5, "dest-add-forward-headers": False}})
+            started.append(name)
+    return started
+
+
+def stop(uplinks: Uplinks, dealer_code: str) -> list[str]:
+    """Remove one site's shovels (the WAN link is cut); events queue up at the site."""
+    link = uplinks.site(dealer_code)
+    admin = link.site.admin()
+    for name in link.shovel_names():
+        admin.call("DELETE", f"/parameters/shovel/{_q(link.site.vhost)}/{_q(name)}",
+                   missing_ok=True)
+    return link.shovel_names()
+
+
+def status(uplinks: Uplinks) -> list[dict[str, Any]]:
+    """Per site: each shovel's state and the events waiting at the site to cross."""
+    rows = []
+    for link in uplinks.sites:
+        admin = link.site.admin()
+        states = {s.get("name"): s.get("state", "unknown")
+                  for s in admin.call("GET", f"/shovels/{_q(link.site.vhost)}") or []}
+        backlog = 0
+        for service in link.services:
+            queue = admin.queue(link.site.vhost, UPLINK_QUEUE.format(service=service)) or {}
+            backlog += int(queue.get("messages") or 0)
+        shovels = {name: states.get(name, "absent") for name in link.shovel_names()}
+        rows.append({"dealer_code": link.dealer_code,
+                     "running": all(state == "running" for state in shovels.values()),
+                     "shovels": shovels, "waiting_at_site": backlog})
+    return rows
+
+
+def _q(name: str) -> str:
+    return quote(name, safe="")
+
+
+def events_from_sites(engine: Engine) -> list[tuple[str, datetime, int]]:
+    """At headquarters: per dealer site, when its last event was applied and how many were.
+
+    Read from a headquarters service's inbox, whose `source` is `dealer/<code>/<service>`.
+    """
+    inbox = sa.table("inbox", sa.column("source"), sa.column("received_at"))
+    dealer = sa.func.split_part(inbox.c.source, "/", 2)  # PostgreSQL: operations run on it
+    query = (sa.select(dealer.label("dealer"), sa.func.max(inbox.c.received_at),
+                       sa.func.count())
+             .where(inbox.c.source.like("dealer/%")).group_by(dealer).order_by(dealer))
+    with engine.connect() as conn:
+        return [(row[0], row[1], row[2]) for row in conn.execute(query)]
