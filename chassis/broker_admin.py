@@ -25,6 +25,21 @@ def vhost_of(amqp_uri: str) -> str:
     return unquote(urlsplit(amqp_uri).path.lstrip("/")) or "/"
 
 
+def subscriptions(service_cls: type) -> list[tuple[str, str, str]]:
+    """(source service, event type, queue) for every event handler of a service class."""
+    from chassis.consumer import EventEntrypoint
+
+    found = []
+    for name in sorted(dir(service_cls)):
+        for entrypoint in getattr(getattr(service_cls, name), "nameko_entrypoints", ()):
+            if isinstance(entrypoint, EventEntrypoint):
+                consumer = f"{service_cls.name}.{name}"  # type: ignore[attr-defined]
+                found.append((entrypoint.source_service, entrypoint.event_type,
+                              event_queue_name(entrypoint.source_service, entrypoint.event_type,
+                                               consumer)))
+    return found
+
+
 class BrokerAdmin:
     def __init__(self, admin_url: str | None = None, timeout: float = 10.0) -> None:
         self.timeout = timeout
@@ -77,26 +92,18 @@ class BrokerAdmin:
         Events that reach a vhost through a broker link before the consuming service has
         started would otherwise find no queue and be dropped by the exchange.
         """
-        from chassis.consumer import EventEntrypoint
-
         declared = []
         v = quote(vhost, safe="")
-        for name in dir(service_cls):
-            for entrypoint in getattr(getattr(service_cls, name), "nameko_entrypoints", ()):
-                if not isinstance(entrypoint, EventEntrypoint):
-                    continue
-                exchange = f"{entrypoint.source_service}.events"
-                queue = event_queue_name(entrypoint.source_service, entrypoint.event_type,
-                                         f"{service_cls.name}.{name}")  # type: ignore[attr-defined]
-                # Same shape as nameko's declaration (no queue-type argument: the vhost's
-                # default makes it a quorum queue either way).
-                self.call("PUT", f"/exchanges/{v}/{quote(exchange, safe='')}", EVENT_EXCHANGE)
-                self.call("PUT", f"/queues/{v}/{quote(queue, safe='')}",
-                          {"durable": True, "auto_delete": False, "arguments": {}})
-                self.call("POST", f"/bindings/{v}/e/{quote(exchange, safe='')}/q/"
-                                  f"{quote(queue, safe='')}",
-                          {"routing_key": entrypoint.event_type})
-                declared.append(queue)
+        for source, event_type, queue in subscriptions(service_cls):
+            exchange = f"{source}.events"
+            # Same shape as nameko's declaration (no queue-type argument: the vhost's default
+            # makes it a quorum queue either way).
+            self.call("PUT", f"/exchanges/{v}/{quote(exchange, safe='')}", EVENT_EXCHANGE)
+            self.call("PUT", f"/queues/{v}/{quote(queue, safe='')}",
+                      {"durable": True, "auto_delete": False, "arguments": {}})
+            self.call("POST", f"/bindings/{v}/e/{quote(exchange, safe='')}/q/"
+                              f"{quote(queue, safe='')}", {"routing_key": event_type})
+            declared.append(queue)
         return declared
 
     def delete_vhost(self, vhost: str) -> None:
