@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 ARGS ?=
 
-.PHONY: install test demo bench lint infra run-site clean
+.PHONY: install test demo bench lint infra run-site run-hq link clean
 
 install: $(VENV)/.installed
 
@@ -32,12 +32,23 @@ bench: install infra
 lint: install
 	$(BIN)/ruff check .
 
-# One dealer site (D001) or headquarters as plain processes on the local broker and database.
+# The same topology as plain processes on the local broker and database (deploy/local):
+# `make run-hq`, `make run-site SITE=D001`, `make run-site SITE=D002`, then `make link`.
 SITE ?= D001
 run-site: install infra
 	$(BIN)/aftersales broker setup --vhost site-$(SITE) --services booking,workorder,parts
 	$(BIN)/aftersales --config deploy/local/site-$(SITE).yaml db upgrade booking workorder parts
 	$(BIN)/aftersales --config deploy/local/site-$(SITE).yaml run booking workorder parts
+
+run-hq: install infra
+	$(BIN)/aftersales broker setup --vhost hq --services crm,notify,bi
+	$(BIN)/aftersales --config deploy/local/hq.yaml db upgrade crm notify bi
+	$(BIN)/aftersales --config deploy/local/hq.yaml run crm notify bi
+
+# Site → headquarters shovels (deploy/local/uplinks.yaml); run after `broker setup` of each vhost.
+link: install infra
+	$(BIN)/aftersales uplink setup
+	$(BIN)/aftersales uplink status
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

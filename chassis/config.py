@@ -6,6 +6,7 @@ naming it, so an operator never meets a half-configured service at 3 a.m.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import dataclass, field, replace
@@ -141,13 +142,23 @@ def load_settings(service: str, path: str | os.PathLike[str] | None = None,
     for key, value in env.items():
         name = key[len(own):].lower()
         if key.startswith(own) and name not in names and not name.startswith("retry"):
-            raw[name] = value
+            raw[name] = _structured(key, value)
     retry_raw = dict(raw.pop("retry", {}) or {})
     for name in _RETRY_FIELDS:
         key = f"{ENV_PREFIX}RETRY_{name.upper()}"
         if key in env:
             retry_raw[name] = env[key]
     return _validated(service, raw, retry_raw)
+
+
+def _structured(key: str, value: str) -> Any:
+    """A nested setting (e.g. notify's `channels`) comes from the environment as JSON."""
+    if not value.lstrip().startswith(("{", "[")):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError as exc:
+        raise ConfigError(f"{key}: not valid JSON ({exc})") from None
 
 
 def _validated(service: str, raw: dict[str, Any], retry_raw: dict[str, Any]) -> Settings:

@@ -84,3 +84,11 @@ def test_a_services_own_settings_come_from_the_environment_too(tmp_path):
     settings = load_settings("crm", path, env=env)
     assert settings.extra == {"crm_encryption_key": "overridden",
                               "crm_blind_index_key": "from-the-environment"}
+
+
+def test_a_nested_setting_comes_from_the_environment_as_json():
+    env = {**ENV, "AFTERSALES_NOTIFY_CHANNELS": '{"sms": {"adapter": "file", "path": "x"}}'}
+    assert load_settings("notify", env=env).extra["channels"] == {
+        "sms": {"adapter": "file", "path": "x"}}
+    with pytest.raises(ConfigError, match="AFTERSALES_NOTIFY_CHANNELS: not valid JSON"):
+        load_settings("notify", env={**ENV, "AFTERSALES_NOTIFY_CHANNELS": "{sms"})
