@@ -1,0 +1,22 @@
+#!/bin/sh
+# One-shot setup of the compose topology; every step is idempotent, so it may run again.
+#   1. vhost, quorum default, policies and dead-letter queues on each broker
+#   2. the site -> headquarters shovels (ack-mode on-confirm)
+#   3. one database per service, migrated
+set -eu
+
+aftersales broker setup --admin-url http://guest:guest@rabbitmq-hq:15672 \
+    --vhost hq --services crm,notify,bi
+for site in D001 D002; do
+    host=rabbitmq-$(echo "$site" | tr 'A-Z' 'a-z')
+    aftersales broker setup --admin-url "http://guest:guest@$host:15672" \
+        --vhost "site-$site" --services booking,workorder,parts
+done
+
+aftersales uplink --file /etc/aftersales/uplinks.yaml setup
+
+aftersales --config /etc/aftersales/headquarters.yaml db upgrade crm notify bi
+for site in D001 D002; do
+    aftersales --config "/etc/aftersales/site-$site.yaml" db upgrade booking workorder parts
+done
+echo "setup: brokers, uplinks and databases ready"

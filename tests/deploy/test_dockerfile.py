@@ -1,0 +1,73 @@
+"""The Dockerfile: one slim Python image, the repository installed, a non-root user, the
+`aftersales` command as entrypoint, and no secret built in."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from tests.deploy.topology import ROOT
+
+DOCKERFILE = ROOT / "Dockerfile"
+
+
+def instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) in order, continuation lines joined, comments dropped."""
+    text = DOCKERFILE.read_text(encoding="utf-8")
+    lines = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
+    joined = re.sub(r"\\\n", " ", "\n".join(lines))
+    found = []
+    for line in joined.splitlines():
+        if line.strip():
+            keyword, _, rest = line.strip().partition(" ")
+            found.append((keyword.upper(), rest.strip()))
+    return found
+
+
+def of(keyword: str) -> list[str]:
+    return [rest for kind, rest in instructions() if kind == keyword]
+
+
+def test_builds_on_python_311_slim_in_one_stage():
+    assert of("FROM") == ["python:3.11-slim"]
+
+
+def test_installs_the_repository_with_pip():
+    runs = " ".join(of("RUN"))
+    assert re.search(r"pip install (--?[\w-]+ )*\.( |$)", runs)
+    copied = [rest.split()[0] for rest in of("COPY")]
+    for needed in ("pyproject.toml", "chassis", "contracts", "services", "deploy/rabbitmq"):
+        assert needed in copied, needed
+    for source in copied:
+        assert (ROOT / source).exists(), f"COPY {source}: not in the repository"
+
+
+def test_runs_as_a_non_root_user_after_the_last_install():
+    kinds = [kind for kind, _ in instructions()]
+    user = of("USER")
+    assert user and user[-1].split(":")[0] not in {"root", "0"}
+    assert max(i for i, k in enumerate(kinds) if k == "RUN") < \
+        max(i for i, k in enumerate(kinds) if k == "USER")
+
+
+def test_the_entrypoint_is_the_aftersales_command_in_exec_form():
+    (entrypoint,) = of("ENTRYPOINT")
+    assert json.loads(entrypoint) == ["aftersales"]
+
+
+def test_no_secret_is_built_into_the_image():
+    baked = " ".join(of("ENV") + of("ARG"))
+    for name in ("AUTH_SECRET", "ENCRYPTION_KEY", "BLIND_INDEX_KEY", "PASSWORD", "AMQP_URI",
+                 "DATABASE_URL"):
+        assert name not in baked.upper()
+    copied = " ".join(of("COPY"))
+    assert "deploy/local" not in copied and "deploy/compose" not in copied  # development keys
+
+
+def test_the_build_context_leaves_out_what_the_image_does_not_need():
+    ignored = (ROOT / ".dockerignore").read_text(encoding="utf-8").split()
+    for path in (".git", ".venv", "tests", "var"):
+        assert path in ignored, path
+    # ... but not what it copies.
+    for source in (rest.split()[0] for rest in of("COPY")):
+        assert source not in ignored, source

@@ -1,0 +1,173 @@
+"""Kubernetes manifests: Kustomize base and the site and headquarters overlays.
+
+Read as YAML without a cluster; when `kubectl` is on PATH the overlays are also rendered with
+its built-in Kustomize and the rendered objects are checked.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from chassis.config import load_settings
+from tests.deploy.topology import HQ_SERVICES, ROOT, SITE_SERVICES, fake_secrets_env
+
+K8S = ROOT / "deploy" / "k8s"
+OVERLAYS = {"site": SITE_SERVICES, "headquarters": HQ_SERVICES}
+
+
+def kustomization(folder: Path) -> dict[str, Any]:
+    return yaml.safe_load((folder / "kustomization.yaml").read_text(encoding="utf-8"))
+
+
+def manifests_of(folder: Path) -> list[Path]:
+    """Every manifest file a kustomization includes, following folders it names."""
+    found = []
+    for entry in kustomization(folder).get("resources") or []:
+        path = (folder / entry).resolve()
+        found += manifests_of(path) if path.is_dir() else [path]
+    return found
+
+
+def generated_files(folder: Path) -> list[Path]:
+    return [folder / f.split("=")[-1] for gen in kustomization(folder).get("configMapGenerator")
+            or [] for f in gen.get("files") or []]
+
+
+def literals(folder: Path, name: str) -> dict[str, str]:
+    for gen in kustomization(folder).get("configMapGenerator") or []:
+        if gen["name"] == name:
+            return dict(item.split("=", 1) for item in gen.get("literals") or [])
+    return {}
+
+
+def documents(path: Path) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d]
+
+
+ALL_MANIFESTS = sorted({p for overlay in OVERLAYS for p in manifests_of(K8S / overlay)})
+
+
+@pytest.mark.parametrize("path", ALL_MANIFESTS, ids=lambda p: str(p.relative_to(K8S)))
+def test_every_manifest_parses_and_names_its_kind(path):
+    for doc in documents(path):
+        assert doc.get("apiVersion") and doc.get("kind"), path
+        assert doc.get("metadata", {}).get("name"), path
+
+
+def test_every_yaml_file_is_a_kustomization_a_manifest_or_a_generated_config():
+    used = {*ALL_MANIFESTS}
+    for folder in {p.parent for p in K8S.rglob("kustomization.yaml")}:
+        used |= {folder / "kustomization.yaml", *generated_files(folder)}
+    for path in K8S.rglob("*.y*ml"):
+        assert path.resolve() in {p.resolve() for p in used}, f"{path} is used by nothing"
+
+
+def base_deployment() -> dict[str, Any]:
+    (doc,) = [d for d in documents(K8S / "base" / "deployment.yaml") if d["kind"] == "Deployment"]
+    return doc
+
+
+def check_deployment(deployment: dict[str, Any]) -> None:
+    pod = deployment["spec"]["template"]["spec"]
+    name = deployment["metadata"]["name"]
+    assert pod["securityContext"]["runAsNonRoot"] is True, name
+    for container in pod["containers"] + pod.get("initContainers", []):
+        assert container["image"], name
+        assert container["resources"]["requests"] and container["resources"]["limits"], name
+    (service,) = pod["containers"]
+    assert service["livenessProbe"]["httpGet"]["path"] == "/health", name
+    assert service["readinessProbe"]["httpGet"]["path"] == "/ready", name
+    annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert annotations["prometheus.io/path"] == "/metrics"
+    assert int(annotations["prometheus.io/port"]) == service["ports"][0]["containerPort"]
+    (migrate,) = pod["initContainers"]
+    assert migrate["args"][-3:-1] == ["db", "upgrade"], name
+    assert service["args"][-2] == "run", name
+
+
+def test_the_base_deployment_has_probes_resources_image_and_a_migration_step():
+    check_deployment(base_deployment())
+
+
+def test_the_pod_runs_the_service_its_label_names():
+    pod = base_deployment()["spec"]["template"]["spec"]
+    for container in pod["containers"] + pod["initContainers"]:
+        assert container["args"][-1] == "$(AFTERSALES_SERVICE)"
+        (env,) = [e for e in container["env"] if e["name"] == "AFTERSALES_SERVICE"]
+        assert env["valueFrom"]["fieldRef"]["fieldPath"] == \
+            "metadata.labels['app.kubernetes.io/name']"
+    for overlay, services in OVERLAYS.items():
+        for service in services:
+            labels = kustomization(K8S / overlay / service)["labels"][0]
+            assert labels["pairs"]["app.kubernetes.io/name"] == service
+            assert labels["includeSelectors"] is True
+
+
+@pytest.mark.parametrize("overlay", sorted(OVERLAYS))
+def test_each_service_of_an_overlay_loads_valid_settings(overlay):
+    folder = K8S / overlay
+    (config,) = generated_files(folder)
+    env = {**literals(folder, "aftersales-env"), **fake_secrets_env()}
+    for service in OVERLAYS[overlay]:
+        settings = load_settings(service, config, env=env)
+        assert settings.http_host == "0.0.0.0"
+        assert settings.http_port == base_deployment()["spec"]["template"]["spec"][
+            "containers"][0]["ports"][0]["containerPort"]
+        assert settings.dealer_code == ("HQ" if overlay == "headquarters" else "D001")
+        if service == "crm":
+            from crm.privacy import vault_from_settings
+
+            vault_from_settings(settings.extra)  # keys from the Secret's environment
+        if service == "notify":
+            from notify.dispatch import NotifyConfig
+
+            NotifyConfig.from_extra(settings.extra)
+    written = yaml.safe_load(config.read_text(encoding="utf-8"))
+    assert not {"auth_secret", "amqp_uri"} & set(written), "secrets belong in the Secret"
+
+
+def test_the_readme_says_broker_and_database_are_external():
+    readme = (K8S / "README.md").read_text(encoding="utf-8")
+    assert "RabbitMQ and PostgreSQL are external" in readme
+    assert "aftersales-secrets" in readme
+
+
+@cache
+def rendered(overlay: str) -> list[dict[str, Any]]:
+    result = subprocess.run(["kubectl", "kustomize", str(K8S / overlay)], capture_output=True,
+                            text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    return [d for d in yaml.safe_load_all(result.stdout) if d]
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+@pytest.mark.parametrize("overlay", sorted(OVERLAYS))
+def test_the_rendered_overlay_has_one_deployment_and_service_per_service(overlay):
+    objects = rendered(overlay)
+    deployments = [o for o in objects if o["kind"] == "Deployment"]
+    labelled = sorted(d["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"]
+                      for d in deployments)
+    assert labelled == sorted(OVERLAYS[overlay])
+    generated = {o["metadata"]["name"] for o in objects if o["kind"] == "ConfigMap"}
+    services = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Service"}
+    for deployment in deployments:
+        check_deployment(deployment)
+        pod = deployment["spec"]["template"]["spec"]
+        assert not pod["containers"][0]["image"].startswith("aftersales:"), "images: not applied"
+        # Generated ConfigMaps (name + hash) are what the pod refers to.
+        refs = {v["configMap"]["name"] for v in pod["volumes"] if "configMap" in v}
+        refs |= {e["configMapRef"]["name"] for e in pod["containers"][0]["envFrom"]
+                 if "configMapRef" in e}
+        assert refs <= generated, refs - generated
+        name = deployment["metadata"]["name"]
+        selector = deployment["spec"]["selector"]["matchLabels"]
+        assert services[name]["spec"]["selector"] == selector
+        assert deployment["metadata"]["namespace"].startswith("aftersales-")
