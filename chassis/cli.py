@@ -58,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
 
     ops = sub.add_parser("ops", help="operations views").add_subparsers(dest="action",
                                                                         required=True)
-    sites = ops.add_parser("sites", help="per site: link, backlog, last event seen at HQ")
+    sites = ops.add_parser("sites", help="per site: link, events waiting, last event seen at "
+                                         "headquarters; per headquarters service: backlog")
     sites.add_argument("--uplinks", default=DEFAULT_UPLINKS, help=f"default {DEFAULT_UPLINKS}")
     rebuild = ops.add_parser("rebuild", help="rebuild a projection from its event log")
     rebuild.add_argument("projection", choices=["bi"])
@@ -201,11 +202,14 @@ def _ops(args: argparse.Namespace) -> int:
                     row["last_event_at_hq"] = last
         finally:
             engine.dispose()
-    for link in uplink.status(uplink.load_uplinks(args.uplinks)):
+    links = uplink.load_uplinks(args.uplinks)
+    for link in uplink.status(links):
         at_hq = seen.pop(link["dealer_code"], {"last_event_at_hq": None, "events_applied": {}})
         print(json.dumps({**link, **at_hq}, default=str))
     for dealer, at_hq in sorted(seen.items()):  # sites heard of but not in the uplinks file
         print(json.dumps({"dealer_code": dealer, "running": None, **at_hq}, default=str))
+    for service, backlog in sorted(uplink.headquarters_backlog(links).items()):
+        print(json.dumps({"headquarters_service": service, **backlog}))
     return 0
 
 

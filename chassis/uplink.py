@@ -208,3 +208,19 @@ def events_from_sites(engine: Engine) -> list[tuple[str, datetime, int]]:
              .where(inbox.c.source.like("dealer/%")).group_by(dealer).order_by(dealer))
     with engine.connect() as conn:
         return [(row[0], row[1], row[2]) for row in conn.execute(query)]
+
+
+def headquarters_backlog(uplinks: Uplinks) -> dict[str, dict[str, int]]:
+    """Per headquarters service: events waiting in its queues, and its dead letters."""
+    admin = uplinks.headquarters.admin()
+    found: dict[str, dict[str, int]] = {}
+    for queue in admin.call("GET", f"/queues/{_q(uplinks.headquarters.vhost)}"
+                                   "?columns=name,messages") or []:
+        name, waiting = str(queue.get("name", "")), int(queue.get("messages") or 0)
+        if name.startswith("evt-") and "--" in name:
+            service = name.rsplit("--", 1)[1].split(".", 1)[0]
+            found.setdefault(service, {"waiting": 0, "dead_letters": 0})["waiting"] += waiting
+        elif name.startswith("deadletter."):
+            service = name.split(".", 1)[1]
+            found.setdefault(service, {"waiting": 0, "dead_letters": 0})["dead_letters"] = waiting
+    return found

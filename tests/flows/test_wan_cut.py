@@ -9,6 +9,7 @@ site must equal the site's own.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -16,13 +17,17 @@ from decimal import Decimal
 import pytest
 import requests
 import sqlalchemy as sa
+import yaml
 
 from bi.service import BiService
 from booking.service import BookingService
 from chassis import uplink
 from chassis.broker_admin import subscriptions
-from chassis.testing import AMQP, auth, make_settings, service_database, wait_for
+from chassis.cli import main as aftersales
+from chassis.testing import AMQP, AUTH_SECRET, auth, make_settings, service_database, wait_for
 from contracts.vin import check_digit
+from crm.service import CrmService
+from notify.service import NotifyService
 from parts.service import PartsService
 from services.workorder.tests.integration.site_client import LABOUR_BRAKES, PART_OIL, Site
 from workorder.service import WorkorderService
@@ -65,10 +70,20 @@ def linked(database, vhost, broker_admin, services, tmp_path):
                                  dealer_code=DEALER, media_dir=str(tmp_path / "media"))
         services(cls, settings)
         site[cls.name] = settings
-    links = uplink.Uplinks(uplink.Endpoint(hq_uri, ADMIN_URL), (uplink.SiteLink(
-        DEALER, uplink.Endpoint(site_uri, ADMIN_URL), ("booking", "workorder", "parts")),))
-    uplink.setup(links)
-    yield site, bi, links
+    # The operator's files: the links, and headquarters' settings for `aftersales ops`.
+    files = {"uplinks": tmp_path / "uplinks.yaml", "hq": tmp_path / "hq.yaml"}
+    files["uplinks"].write_text(yaml.safe_dump({
+        "headquarters": {"amqp_uri": hq_uri, "admin_url": ADMIN_URL},
+        "sites": [{"dealer_code": DEALER, "amqp_uri": site_uri, "admin_url": ADMIN_URL,
+                   "services": ["booking", "workorder", "parts"]}]}), encoding="utf-8")
+    files["hq"].write_text(yaml.safe_dump({
+        "dealer_code": "HQ", "amqp_uri": hq_uri, "auth_secret": AUTH_SECRET, "services": {
+            "bi": {"database_url": bi.database_url},
+            "crm": {"database_url": service_database(database, CrmService)},
+            "notify": {"database_url": service_database(database, NotifyService)}}}),
+        encoding="utf-8")
+    assert aftersales(["uplink", "--file", str(files["uplinks"]), "setup"]) == 0
+    yield site, bi, uplink.load_uplinks(files["uplinks"]), files
     broker_admin.delete_vhost(hq_vhost)
 
 
@@ -158,8 +173,9 @@ def bi_kpis(bi) -> dict:
     return answer.json()["kpis"]
 
 
-def test_a_site_trades_through_a_cut_link_and_headquarters_gets_everything_once(linked):
-    site, bi, links = linked
+def test_a_site_trades_through_a_cut_link_and_headquarters_gets_everything_once(
+        linked, capsys):
+    site, bi, links, files = linked
     trading = Trading(site)
 
     # Linked: the first car's story reaches headquarters as it happens.
@@ -170,7 +186,7 @@ def test_a_site_trades_through_a_cut_link_and_headquarters_gets_everything_once(
     assert before["running"] and before["waiting_at_site"] == 0
 
     # The WAN link is cut. The site keeps booking and repairing; its events wait at the site.
-    uplink.stop(links, DEALER)
+    assert aftersales(["uplink", "--file", str(files["uplinks"]), "stop", DEALER]) == 0
     assert not uplink.status(links)[0]["running"]
     trading.deliver_a_car()
     trading.deliver_a_car()
@@ -180,7 +196,7 @@ def test_a_site_trades_through_a_cut_link_and_headquarters_gets_everything_once(
     assert bi_kpis(bi)["ros_delivered"] == 1
 
     # The link is restored: everything crosses, each event applied once.
-    uplink.setup(links)
+    assert aftersales(["uplink", "--file", str(files["uplinks"]), "setup"]) == 0
     published = site_events(site)
     bi_types = {event_type for _, event_type, _ in subscriptions(BiService)}
     expected = sum(n for event_type, n in published.items() if event_type in bi_types)
@@ -205,3 +221,14 @@ def test_a_site_trades_through_a_cut_link_and_headquarters_gets_everything_once(
     assert kpis["ro_count"] == 3
     assert Decimal(kpis["revenue"]) == invoiced > 0
     assert query(site["booking"].database_url, "SELECT count(*) FROM appointments")[0][0] == 4
+
+    # The operator's view: the link runs, nothing waits, when the site was last heard of.
+    capsys.readouterr()
+    assert aftersales(["--config", str(files["hq"]), "ops", "sites",
+                       "--uplinks", str(files["uplinks"])]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    [seen] = [line for line in lines if line.get("dealer_code") == DEALER]
+    assert seen["running"] and seen["waiting_at_site"] == 0
+    assert seen["events_applied"]["bi"] == expected and seen["last_event_at_hq"]
+    [bi_backlog] = [line for line in lines if line.get("headquarters_service") == "bi"]
+    assert bi_backlog == {"headquarters_service": "bi", "waiting": 0, "dead_letters": 0}
