@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from marshmallow import ValidationError
+from sqlalchemy.exc import OperationalError
 
 from contracts import ContractViolation
 
@@ -64,6 +65,9 @@ HTTP_STATUS: dict[type[Exception], int] = {
     ValidationError: 422,
     ContractViolation: 422,
     ServiceUnavailable: 503,
+    # The database refused or dropped the connection (down, full, failover) or rolled the
+    # transaction back (deadlock, serialization): nothing was stored, the caller may retry.
+    OperationalError: 503,
 }
 
 
@@ -82,4 +86,8 @@ def error_body(exc: Exception) -> dict[str, Any]:
         return {"error": "CONTRACT_VIOLATION", "message": str(exc), "fields": exc.errors}
     if isinstance(exc, DomainError):
         return {"error": exc.code, "message": exc.message, **exc.detail}
+    if isinstance(exc, OperationalError):
+        return {"error": ServiceUnavailable.code,
+                "message": "the service's database is not available; nothing was stored, "
+                           "try again"}
     return {"error": "INTERNAL", "message": "internal error"}
