@@ -129,3 +129,13 @@ def services() -> Iterator[Callable[[type, Settings], Any]]:
 def service_database(database: Callable[..., str], cls: type) -> str:
     """A fresh database for a platform service, migrated with its own Alembic tree."""
     return database(cls.name, migrations=migrations_dir(cls))  # type: ignore[attr-defined]
+
+
+def rows(database_url: str, sql: str, **params: Any) -> list[Any]:
+    """The rows a query returns, read through a short-lived engine (for assertions)."""
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(sa.text(sql), params))
+    finally:
+        engine.dispose()

@@ -16,7 +16,6 @@ from decimal import Decimal
 
 import pytest
 import requests
-import sqlalchemy as sa
 import yaml
 
 from bi.service import BiService
@@ -24,7 +23,15 @@ from booking.service import BookingService
 from chassis import uplink
 from chassis.broker_admin import subscriptions
 from chassis.cli import main as aftersales
-from chassis.testing import AMQP, AUTH_SECRET, auth, make_settings, service_database, wait_for
+from chassis.testing import (
+    AMQP,
+    AUTH_SECRET,
+    auth,
+    make_settings,
+    rows,
+    service_database,
+    wait_for,
+)
 from contracts.vin import check_digit
 from crm.service import CrmService
 from notify.service import NotifyService
@@ -45,15 +52,6 @@ LABOUR_OIL_ONLY = {"kind": "LABOUR", "description": "更换机油 (oil change)",
 def vin_for(n: int) -> str:
     body = f"LSVAU218XN{n:07d}"
     return body[:8] + check_digit(body) + body[9:]
-
-
-def query(url: str, sql: str) -> list:
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return list(conn.execute(sa.text(sql)))
-    finally:
-        engine.dispose()
 
 
 @pytest.fixture
@@ -158,7 +156,7 @@ def site_events(site: dict) -> Counter:
     """Every event the site's services published, by type (their outboxes)."""
     counted: Counter = Counter()
     for settings in site.values():
-        for event_type, n in query(settings.database_url,
+        for event_type, n in rows(settings.database_url,
                                    "SELECT event_type, count(*) FROM outbox GROUP BY 1"):
             counted[event_type] += n
     return counted
@@ -202,13 +200,13 @@ def test_a_site_trades_through_a_cut_link_and_headquarters_gets_everything_once(
     expected = sum(n for event_type, n in published.items() if event_type in bi_types)
 
     def received() -> int:
-        return query(bi.database_url, "SELECT count(*) FROM event_log")[0][0]
+        return rows(bi.database_url, "SELECT count(*) FROM event_log")[0][0]
 
     wait_for(lambda: received() == expected, timeout=60,
              message=f"headquarters to receive all {expected} events the site published")
     wait_for(lambda: uplink.status(links)[0]["waiting_at_site"] == 0, timeout=30,
              message="the site's queue to drain")
-    applied = Counter(dict(query(bi.database_url,
+    applied = Counter(dict(rows(bi.database_url,
                                  "SELECT event_type, count(*) FROM inbox GROUP BY 1")))
     assert applied == Counter({t: n for t, n in published.items() if t in bi_types})
 
@@ -220,7 +218,7 @@ def test_a_site_trades_through_a_cut_link_and_headquarters_gets_everything_once(
     assert kpis["ros_delivered"] == len(delivered) == 3
     assert kpis["ro_count"] == 3
     assert Decimal(kpis["revenue"]) == invoiced > 0
-    assert query(site["booking"].database_url, "SELECT count(*) FROM appointments")[0][0] == 4
+    assert rows(site["booking"].database_url, "SELECT count(*) FROM appointments")[0][0] == 4
 
     # The operator's view: the link runs, nothing waits, when the site was last heard of.
     capsys.readouterr()
