@@ -8,9 +8,11 @@ and nameko's RPC works on it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from queue import Queue
 from typing import Any
 
+import kombu
 from kombu.transport import TRANSPORT_ALIASES, memory, virtual
 
 
@@ -56,3 +58,57 @@ class Transport(memory.Transport):
 
 
 TRANSPORT_ALIASES["memory"] = f"{__name__}:Transport"
+
+
+class MemoryUplink:
+    """Embedded mode's stand-in for the shovels of `chassis.uplink`: moves a dealer site's
+    events into headquarters' vhost, acking each only after it is published there."""
+
+    def __init__(self, site_uri: str, hq_uri: str, services: Iterable[str]) -> None:
+        self.site_uri, self.hq_uri, self.services = site_uri, hq_uri, tuple(services)
+        self._stopping = False
+        self._thread: Any = None
+
+    def start(self) -> None:
+        import eventlet
+
+        # Imported here: chassis.broker imports this module to register the transport.
+        from chassis.broker import event_exchange
+        from chassis.uplink import UPLINK_QUEUE
+
+        self._site = kombu.Connection(self.site_uri)
+        self._hq = kombu.Connection(self.hq_uri)
+        self._producer = kombu.Producer(self._hq.channel())
+        channel = self._site.channel()
+        queues = []
+        for service in self.services:
+            exchange = event_exchange(service)
+            exchange(self._producer.channel).declare()
+            queues.append(kombu.Queue(UPLINK_QUEUE.format(service=service), exchange=exchange,
+                                      routing_key="#", durable=True))
+        self._consumer = kombu.Consumer(channel, queues, on_message=self._forward)
+        self._consumer.consume()  # declares the queues before any site service publishes
+        self._thread = eventlet.spawn(self._run)
+
+    def _forward(self, message: Any) -> None:
+        info = message.delivery_info
+        self._producer.publish(message.body, exchange=info["exchange"],
+                               routing_key=info["routing_key"], headers=message.headers,
+                               content_type=message.content_type,
+                               content_encoding=message.content_encoding,
+                               message_id=message.properties.get("message_id"))
+        message.ack()
+
+    def _run(self) -> None:
+        while not self._stopping:
+            try:
+                self._site.drain_events(timeout=0.2)
+            except TimeoutError:
+                pass
+
+    def stop(self) -> None:
+        self._stopping = True
+        if self._thread is not None:
+            self._thread.wait()
+        self._site.release()
+        self._hq.release()

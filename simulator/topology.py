@@ -1,0 +1,229 @@
+"""The demo's topology: headquarters and N dealer sites, each with its own vhost and databases,
+joined by the broker links of `chassis.uplink` — started as plain `aftersales run` processes.
+
+The configuration files it writes under the work directory are the ones in `deploy/local/`
+with the demo's vhosts, databases and ports, so the demo runs exactly what an operator runs.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+import yaml
+
+from chassis.broker_admin import BrokerAdmin
+from chassis.config import load_settings
+from chassis.db import drop_database, migrate
+from chassis.runner import free_port, migrations_dir, service_class
+from chassis.uplink import Endpoint, SiteLink, Uplinks
+from chassis.uplink import setup as setup_uplinks
+
+ROOT = Path(__file__).resolve().parents[1]
+LOCAL = ROOT / "deploy" / "local"
+AMQP = "amqp://guest:guest@127.0.0.1:5672"
+ADMIN_URL = "http://guest:guest@127.0.0.1:15672"
+POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:5432"
+SITE_SERVICES = ("booking", "workorder", "parts")
+HQ_SERVICES = ("crm", "notify", "bi")
+
+
+@dataclass
+class Stack:
+    """One process's worth of services: a dealer site's three, or headquarters' three."""
+
+    name: str                       # "D001" or "HQ"
+    vhost: str
+    config_file: Path
+    services: tuple[str, ...]
+    ports: dict[str, int]
+    databases: dict[str, str]
+    process: subprocess.Popen | None = field(default=None, repr=False)
+    containers: list[Any] = field(default_factory=list, repr=False)  # embedded mode
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.ports[service]}"
+
+
+@dataclass
+class Topology:
+    workdir: Path
+    headquarters: Stack
+    sites: list[Stack]
+    embedded: bool = False
+    bridges: list[Any] = field(default_factory=list, repr=False)
+
+    @property
+    def stacks(self) -> list[Stack]:
+        return [self.headquarters, *self.sites]
+
+    def uplinks(self) -> Uplinks:
+        hq = Endpoint(f"{AMQP}/{self.headquarters.vhost}", ADMIN_URL)
+        return Uplinks(hq, tuple(SiteLink(site.name, Endpoint(f"{AMQP}/{site.vhost}", ADMIN_URL),
+                                          SITE_SERVICES) for site in self.sites))
+
+    def broker(self, stack: Stack) -> str:
+        return f"memory:///{stack.vhost}" if self.embedded else f"{AMQP}/{stack.vhost}"
+
+    def secret(self) -> str:
+        return load_settings("bi", self.headquarters.config_file).auth_secret
+
+
+def plan(dealers: int, workdir: Path, base_port: int = 8000, embedded: bool = False,
+         prefix: str = "demo") -> Topology:
+    """Vhosts `demo-hq` and `demo-site-D00N`, databases `demo_*` (`prefix` in place of
+    "demo"), ports from `base_port` (headquarters +1..3, site N +100·N+1..3; 0 takes free
+    ports). Embedded: the same vhosts on the in-memory broker and SQLite files in `workdir`."""
+    workdir.mkdir(parents=True, exist_ok=True)
+
+    def port(offset: int) -> int:
+        return base_port + offset if base_port else free_port()
+
+    hq = _stack("HQ", f"{prefix}-hq", HQ_SERVICES, LOCAL / "hq.yaml", workdir,
+                {s: port(i + 1) for i, s in enumerate(HQ_SERVICES)}, embedded, prefix)
+    sites = [_stack(f"D{n:03d}", f"{prefix}-site-D{n:03d}", SITE_SERVICES, LOCAL / "site-D001.yaml",
+                    workdir, {s: port(100 * n + i + 1) for i, s in enumerate(SITE_SERVICES)},
+                    embedded, prefix)
+             for n in range(1, dealers + 1)]
+    return Topology(workdir, hq, sites, embedded)
+
+
+def _stack(name: str, vhost: str, services: tuple[str, ...], template: Path, workdir: Path,
+           ports: dict[str, int], embedded: bool, prefix: str) -> Stack:
+    config = yaml.safe_load(template.read_text(encoding="utf-8"))
+    config["dealer_code"] = name
+    config["amqp_uri"] = f"memory:///{vhost}" if embedded else f"{AMQP}/{vhost}"
+    config["media_dir"] = str(workdir / "media" / name.lower())
+    databases = {}
+    for service in services:
+        section = config["services"][service]
+        databases[service] = (f"sqlite:///{workdir / f'{name.lower()}_{service}.sqlite'}"
+                              if embedded else f"{POSTGRES}/{prefix}_{name.lower()}_{service}")
+        section.update(database_url=databases[service], http_port=ports[service])
+        if service == "notify":
+            section["public_url"] = f"http://127.0.0.1:{ports['notify']}"
+            sink = str(workdir / "notify-outbox.jsonl")
+            section["channels"] = {channel: {"adapter": "file", "path": sink}
+                                   for channel in ("sms", "email", "wechat", "push")}
+    path = workdir / f"{name.lower()}.yaml"  # e.g. var/demo/d001.yaml
+    path.write_text("# Written by the demo from deploy/local; regenerated on every run.\n"
+                    + yaml.safe_dump(config, allow_unicode=True, sort_keys=False),
+                    encoding="utf-8")
+    return Stack(name, vhost, path, services, ports, databases)
+
+
+def prepare(topology: Topology) -> None:
+    """A demo starts from an empty day: fresh vhosts and databases, the links defined."""
+    for stack in topology.stacks:
+        for service, url in stack.databases.items():
+            drop_database(url)
+            migrate(url, migrations_dir(service_class(service)))
+    if topology.embedded:
+        return
+    admin = BrokerAdmin(ADMIN_URL)
+    for stack in topology.stacks:
+        admin.delete_vhost(stack.vhost)
+        admin.apply(stack.vhost, list(stack.services))
+    # Headquarters' queues exist before the first site event crosses the link.
+    for service in topology.headquarters.services:
+        admin.declare_event_queues(topology.headquarters.vhost, service_class(service))
+    setup_uplinks(topology.uplinks())
+
+
+def start(topology: Topology, timeout: float = 90.0) -> None:
+    """Start each stack as an `aftersales run` process and wait until every service is ready
+    (embedded mode: every service in this process, the links bridged in memory)."""
+    if topology.embedded:
+        _start_embedded(topology)
+        return
+    logs = topology.workdir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    for stack in topology.stacks:
+        log = (logs / f"{stack.name.lower()}.log").open("ab")
+        stack.process = subprocess.Popen(
+            [sys.executable, "-m", "chassis.cli", "--config", str(stack.config_file), "run",
+             *stack.services], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+            env={**os.environ, "AFTERSALES_LOG_LEVEL": "WARNING"},
+            start_new_session=True)  # Ctrl-C in the terminal reaches the demo, which stops them
+    deadline = time.monotonic() + timeout
+    for stack in topology.stacks:
+        for service in stack.services:
+            while not _ready(stack.url(service)):
+                if stack.process and stack.process.poll() is not None:
+                    raise RuntimeError(f"{stack.name} stopped at start; see {logs}/"
+                                       f"{stack.name.lower()}.log")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{stack.name} {service} not ready after {timeout:.0f}s")
+                time.sleep(0.3)
+
+
+def _ready(url: str) -> bool:
+    try:
+        return requests.get(f"{url}/ready", timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def _start_embedded(topology: Topology) -> None:
+    from chassis.embedded import MemoryUplink
+    from chassis.runner import make_container
+
+    def start_stack(stack: Stack) -> None:
+        for service in stack.services:
+            container = make_container(service_class(service),
+                                       load_settings(service, stack.config_file))
+            container.start()
+            stack.containers.append(container)
+
+    # Headquarters' queues, then the links, exist before a site publishes anything.
+    start_stack(topology.headquarters)
+    hq = topology.broker(topology.headquarters)
+    for site in topology.sites:
+        bridge = MemoryUplink(topology.broker(site), hq, SITE_SERVICES)
+        bridge.start()
+        topology.bridges.append(bridge)
+        start_stack(site)
+    for stack in topology.stacks:
+        for service in stack.services:
+            while not _ready(stack.url(service)):
+                time.sleep(0.1)
+
+
+def stop(topology: Topology) -> None:
+    """Stop every process this topology started (SIGTERM, then SIGKILL after 15 s)."""
+    for bridge in topology.bridges:
+        bridge.stop()
+    for stack in topology.stacks:
+        for container in stack.containers:
+            container.stop()
+    running = [s.process for s in topology.stacks if s.process and s.process.poll() is None]
+    for process in running:
+        process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    for process in running:
+        try:
+            process.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def describe(topology: Topology) -> dict[str, Any]:
+    return {stack.name: {service: stack.url(service) for service in stack.services}
+            for stack in topology.stacks}
+
+
+def remove(topology: Topology) -> None:
+    """Drop the topology's databases and vhosts (tests clean up after themselves)."""
+    for stack in topology.stacks:
+        for url in stack.databases.values():
+            drop_database(url)
+        if not topology.embedded:
+            BrokerAdmin(ADMIN_URL).delete_vhost(stack.vhost)
