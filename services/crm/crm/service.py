@@ -4,8 +4,10 @@ online leads.
 
 Who may call: invitation agents (the call centre: search, the 360 with full phone numbers,
 consents, vehicle dates, complaints), OEM analysts (read only, phone numbers masked) and
-operators (runs, campaigns). Dealer staff are not admitted here: the chassis admits dealer
-staff only at their own dealer code, and crm runs under headquarters' code.
+operators (runs, campaigns). Dealer managers and advisors read their own dealer's due list and
+customers as seen at their dealer (phone masked); a dealer manager also works their own
+dealer's complaints. Headquarters admits dealer staff of any dealer by role
+(`chassis.auth.admit`); each endpoint keeps them to their own dealer's rows.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 from werkzeug.wrappers import Request, Response
 
-from chassis.auth import Role
+from chassis.auth import DEALER_STAFF, Identity, Role, own_dealer_only
 from chassis.config import ConfigError
 from chassis.consumer import handle_event
 from chassis.db import Database
@@ -68,12 +70,16 @@ from crm.schemas import (
     VehicleDatesSchema,
     VehicleViewSchema,
 )
-from crm.store import Store, aware, timestamp
+from crm.store import Store, aware, normal_plate, timestamp
 from crm.views import complaint_view, contact, customer_360, lead_view, vehicle_view
 
 READERS = {Role.INVITATION_AGENT, Role.OEM_ANALYST, Role.OPERATOR}
 CALL_CENTRE = {Role.INVITATION_AGENT, Role.OPERATOR}
 OPERATIONS = {Role.OPERATOR}
+# Dealer staff who work the dealer's own customers: reminders to call, who came in before.
+DEALER_READERS = {Role.DEALER_MANAGER, Role.ADVISOR}
+# A low score's complaint is owned by the dealer's service manager, who closes it.
+COMPLAINT_HANDLERS = {Role.DEALER_MANAGER}
 RUN_PAGE = 1000          # vehicles per query during a reminder run
 SURVEY_BATCH = 500       # surveys requested per run
 SURVEY_POLL_SECONDS = 300
@@ -96,18 +102,31 @@ class CrmSettings(DependencyProvider):
     """crm's own settings, checked at start: a missing or malformed key stops the service
     with one line naming it."""
 
-    def setup(self) -> None:
-        settings = self.container.config["AFTERSALES"]
-        extra = settings.extra
-        delay = _int_setting(extra, "crm_survey_delay_hours", surveys.DEFAULT_DELAY_HOURS, 1, 720)
-        km = _int_setting(extra, "crm_default_km_per_day", rules.DEFAULT_KM_PER_DAY, 1, 2000)
-        sla = _int_setting(extra, "crm_lead_sla_minutes", leads.DEFAULT_SLA_MINUTES, 1, 10080)
-        self.options = CrmOptions(vault=vault_from_settings(extra), survey_delay_hours=delay,
-                                  km_per_day=km, survey_secret=settings.auth_secret,
-                                  lead_sla_minutes=sla)
+    def bind(self, container, attr_name):  # type: ignore[no-untyped-def]
+        # Checked while the container is built, in the caller's thread: the command line
+        # reports a ConfigError in one line. From `setup` (run in a green thread) eventlet
+        # would print a traceback first.
+        instance = super().bind(container, attr_name)
+        instance.options = crm_options(container.config["AFTERSALES"])
+        return instance
 
     def get_dependency(self, worker_ctx) -> CrmOptions:  # type: ignore[no-untyped-def]
         return self.options
+
+
+def crm_options(settings: Any) -> CrmOptions:
+    """crm's options from `settings.extra`; ConfigError naming the first bad setting."""
+    extra = settings.extra
+    delay = _int_setting(extra, "crm_survey_delay_hours", surveys.DEFAULT_DELAY_HOURS, 1, 720)
+    km = _int_setting(extra, "crm_default_km_per_day", rules.DEFAULT_KM_PER_DAY, 1, 2000)
+    sla = _int_setting(extra, "crm_lead_sla_minutes", leads.DEFAULT_SLA_MINUTES, 1, 10080)
+    return CrmOptions(vault=vault_from_settings(extra), survey_delay_hours=delay,
+                      km_per_day=km, survey_secret=settings.auth_secret, lead_sla_minutes=sla)
+
+
+def _dealer_of(identity: Identity) -> str | None:
+    """The dealer a caller is kept to: their own for dealer staff, None for headquarters."""
+    return identity.dealer_code if identity.role in DEALER_STAFF else None
 
 
 def _int_setting(extra: dict[str, Any], name: str, default: int, low: int, high: int) -> int:
@@ -243,12 +262,17 @@ class CrmService(PlatformService):
 
     # -- the call centre -------------------------------------------------------------------
 
-    @http("GET", "/customers", roles=READERS, query=CustomerSearchQuerySchema,
+    @http("GET", "/customers", roles=READERS | DEALER_READERS, query=CustomerSearchQuerySchema,
           response=CustomerListSchema,
-          summary="Find customers by phone, name, plate or VIN (all that are given must match)")
+          summary="Find customers by phone, name, plate or VIN (all that are given must match); "
+                  "dealer staff find only customers their dealer has served")
     def search_customers(self, request: Request) -> Response:
         query = load_query(request, CustomerSearchQuerySchema())
-        full_phone = identity_of(request).role is Role.INVITATION_AGENT
+        identity = identity_of(request)
+        full_phone = identity.role is Role.INVITATION_AGENT
+        dealer = _dealer_of(identity)
+        vin = query["vin"].upper() if query.get("vin") else None
+        plate = normal_plate(query["plate"]) if query.get("plate") else None
         store = self.store
         found = []
         for customer_id in store.search(**query):
@@ -256,39 +280,72 @@ class CrmService(PlatformService):
             vehicles = store.rows(m.vehicles, m.vehicles.c.customer_id == customer_id,
                                   order=m.vehicles.c.vin)
             visits = store.rows(m.visits, m.visits.c.customer_id == customer_id)
+            if dealer is not None:
+                seen = self._records(store, customer_id, dealer)
+                if seen is None:
+                    continue
+                vins = _vins_of(seen)
+                vehicles = [v for v in vehicles if v.vin in vins]
+                visits = seen["visits"]
+                # A car the dealer never saw must not lead them to its owner.
+                if (vin or plate) and not any((not vin or v.vin == vin) and
+                                              (not plate or v.plate == plate)
+                                              for v in vehicles):
+                    continue
             found.append({**contact(customer, self.crm.vault, full_phone=full_phone),
                           "vehicles": [vehicle_view(v, [x for x in visits if x.vin == v.vin])
                                        for v in vehicles]})
         return json_response({"customers": found})
 
-    @http("GET", "/customers/<string:customer_id>", roles=READERS, response=Customer360Schema,
+    def _records(self, store: Store, customer_id: str, dealer: str | None
+                 ) -> dict[str, list[sa.Row]] | None:
+        """The customer's dealer-bound records, newest first; with `dealer`, only that
+        dealer's, and None when that dealer has never dealt with the customer."""
+        tables = {"visits": (m.visits, m.visits.c.opened_at.desc()),
+                  "declined": (m.declined_lines, m.declined_lines.c.declined_at.desc()),
+                  "appointments": (m.appointments, m.appointments.c.slot_start.desc()),
+                  "reminders": (m.reminders, m.reminders.c.due_on.desc()),
+                  "surveys": (m.surveys, m.surveys.c.delivered_at.desc()),
+                  "complaints": (m.complaints, m.complaints.c.opened_at.desc())}
+        records = {}
+        for name, (table, order) in tables.items():
+            where = [table.c.customer_id == customer_id]
+            if dealer is not None:
+                where.append(table.c.dealer_code == dealer)
+            records[name] = store.rows(table, *where, order=order)
+        if dealer is not None and not any(records.values()):
+            return None
+        return records
+
+    @http("GET", "/customers/<string:customer_id>", roles=READERS | DEALER_READERS,
+          response=Customer360Schema,
           summary="The customer 360: vehicles, visits at every dealer, declined work, "
-                  "appointments, reminders, surveys, complaints, consents")
+                  "appointments, reminders, surveys, complaints, consents (dealer staff: "
+                  "as seen at their own dealer)")
     def get_customer(self, request: Request, customer_id: str) -> Response:
+        identity = identity_of(request)
+        dealer = _dealer_of(identity)
         store = self.store
         customer = store.customer(customer_id)
         if customer is None:
             # A site's customer id works too: the call centre may have it from a booking.
             alias_of = store.customer_of_alias(customer_id)
             customer = store.customer(alias_of) if alias_of else None
-        if customer is None:
+        records = self._records(store, customer.id, dealer) if customer is not None else None
+        if records is None:
+            # A dealer that never served this person learns nothing of them (PIPL).
             raise NotFound(f"no customer {customer_id}")
         cid = customer.id
-
-        def of(table: sa.Table, order: Any) -> list[sa.Row]:
-            return store.rows(table, table.c.customer_id == cid, order=order)
-
+        vehicles = store.rows(m.vehicles, m.vehicles.c.customer_id == cid,
+                              order=m.vehicles.c.vin)
+        if dealer is not None:
+            vins = _vins_of(records)
+            vehicles = [v for v in vehicles if v.vin in vins]
         view = customer_360(
-            customer, self.crm.vault,
-            full_phone=identity_of(request).role is Role.INVITATION_AGENT,
-            vehicles=of(m.vehicles, m.vehicles.c.vin),
-            visits=of(m.visits, m.visits.c.opened_at.desc()),
-            declined=of(m.declined_lines, m.declined_lines.c.declined_at.desc()),
-            appointments=of(m.appointments, m.appointments.c.slot_start.desc()),
-            reminders=of(m.reminders, m.reminders.c.due_on.desc()),
-            surveys=of(m.surveys, m.surveys.c.delivered_at.desc()),
-            complaints=of(m.complaints, m.complaints.c.opened_at.desc()),
-            consents=of(m.consents, m.consents.c.purpose))
+            customer, self.crm.vault, full_phone=identity.role is Role.INVITATION_AGENT,
+            vehicles=vehicles, **records,
+            consents=store.rows(m.consents, m.consents.c.customer_id == cid,
+                                order=m.consents.c.purpose))
         return json_response(view)
 
     @http("PUT", "/customers/<string:customer_id>/consents", roles=CALL_CENTRE,
@@ -431,10 +488,13 @@ class CrmService(PlatformService):
                          correlation_id=plan.source_repair_order_id or plan.reminder_id,
                          dealer_code=plan.dealer_code)
 
-    @http("GET", "/due-list", roles=READERS, query=DueListQuerySchema, response=DueListSchema,
-          summary="A dealer's reminders due by a date, not yet turned into a booking")
+    @http("GET", "/due-list", roles=READERS | DEALER_READERS, query=DueListQuerySchema,
+          response=DueListSchema,
+          summary="A dealer's reminders due by a date, not yet turned into a booking "
+                  "(dealer staff: their own dealer only)")
     def get_due_list(self, request: Request) -> Response:
         query = load_query(request, DueListQuerySchema())
+        own_dealer_only(identity_of(request), query["dealer"])
         r = m.reminders.c
         where = [r.dealer_code == query["dealer"], r.due_on <= query["date"],
                  r.status == "RAISED"]
@@ -523,11 +583,13 @@ class CrmService(PlatformService):
                               "complaint_id": complaint.complaint_id if complaint else None},
                              status=201)
 
-    @http("GET", "/complaints", roles=READERS, query=ComplaintListQuerySchema,
+    @http("GET", "/complaints", roles=READERS | COMPLAINT_HANDLERS, query=ComplaintListQuerySchema,
           response=ComplaintListSchema,
-          summary="Complaints, by dealer and status, oldest due first")
+          summary="Complaints, by dealer and status, oldest due first (a dealer manager: "
+                  "their own dealer only)")
     def list_complaints(self, request: Request) -> Response:
         query = load_query(request, ComplaintListQuerySchema())
+        own_dealer_only(identity_of(request), query.get("dealer"))
         c = m.complaints.c
         where = []
         if query.get("dealer"):
@@ -538,9 +600,10 @@ class CrmService(PlatformService):
                                .order_by(c.due_on, c.id).limit(1000)).all()
         return json_response({"complaints": [complaint_view(r) for r in rows]})
 
-    @http("POST", "/complaints/<string:complaint_id>/close", roles=CALL_CENTRE,
-          request=ComplaintCloseSchema, response=ComplaintSchema,
-          summary="Close a complaint with what was done")
+    @http("POST", "/complaints/<string:complaint_id>/close",
+          roles=CALL_CENTRE | COMPLAINT_HANDLERS, request=ComplaintCloseSchema,
+          response=ComplaintSchema,
+          summary="Close a complaint with what was done (a dealer manager: their own dealer's)")
     def close_complaint(self, request: Request, complaint_id: str) -> Response:
         body = load_json(request, ComplaintCloseSchema())
         c = m.complaints.c
@@ -548,6 +611,7 @@ class CrmService(PlatformService):
                               .with_for_update()).first()
         if row is None:
             raise NotFound(f"no complaint {complaint_id}")
+        own_dealer_only(identity_of(request), row.dealer_code)
         if row.status == "CLOSED":
             raise Conflict("the complaint is closed", complaint_id=complaint_id)
         self.db.execute(m.complaints.update().where(c.id == complaint_id).values(
@@ -652,6 +716,12 @@ class CrmService(PlatformService):
     def _lead_view(self, request: Request, row: sa.Row) -> dict[str, Any]:
         return lead_view(row, self.crm.vault, _now(),
                          full_phone=identity_of(request).role is Role.INVITATION_AGENT)
+
+
+def _vins_of(records: dict[str, list[sa.Row]]) -> set[str]:
+    """The vehicles named in a customer's records (an appointment may name none)."""
+    return {row.vin for rows in records.values() for row in rows
+            if getattr(row, "vin", None)}
 
 
 def _facts(item: dict[str, Any]) -> rules.VehicleFacts:

@@ -37,6 +37,11 @@ def aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+def normal_plate(plate: str) -> str:
+    """Sites store plates without spaces, upper case ('京a 12345' is '京A12345')."""
+    return "".join(plate.split()).upper()
+
+
 class Store:
     def __init__(self, session: Session, vault: Vault) -> None:
         self.session = session
@@ -217,8 +222,7 @@ class Store:
         if plate or vin:
             query = query.join(m.vehicles, v.customer_id == c.id)
             if plate:
-                # Sites store plates without spaces, upper case ('京a 12345' is '京A12345').
-                query = query.where(v.plate == "".join(plate.split()).upper())
+                query = query.where(v.plate == normal_plate(plate))
             if vin:
                 query = query.where(v.vin == vin.upper())
         return list(self.session.scalars(query.order_by(c.id).limit(limit)))

@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 import requests
 
+from chassis.config import ConfigError
 from chassis.logs import mask_personal
 
 log = logging.getLogger(__name__)
@@ -278,8 +279,8 @@ class FileSink:
         return DeliveryResult.sent(message.message_id)
 
 
-class ChannelConfigError(ValueError):
-    pass
+class ChannelConfigError(ConfigError, ValueError):
+    """A channel's settings cannot be used: stops the start with one line naming it."""
 
 
 def build_adapter(channel: str, config: dict[str, Any]) -> ChannelAdapter:

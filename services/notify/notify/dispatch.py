@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from prometheus_client import Counter
 from sqlalchemy.orm import Session
 
+from chassis.config import ConfigError
 from chassis.logs import mask_personal
 from chassis.metrics import PREFIX, REGISTRY
 from notify import store
@@ -41,6 +43,7 @@ from notify.domain import (
 from notify.privacy import ContactCipher
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Outcomes per channel: sent, failed, retrying, or suppressed:<reason>; held ones are not counted.
 MESSAGES = Counter(f"{PREFIX}_notify_messages_total",
@@ -66,26 +69,31 @@ class NotifyConfig:
 
     @classmethod
     def from_extra(cls, extra: dict[str, Any]) -> NotifyConfig:
-        quiet = extra.get("quiet_hours") or {}
-        backoff = extra.get("backoff") or {}
-        limits = {str(ch).upper(): (float(v.get("capacity", 10)), float(v["per_second"]))
-                  for ch, v in (extra.get("rate_limits") or {}).items()}
+        """Raises ConfigError naming the first bad setting (one line, no traceback)."""
+        quiet = _setting("quiet_hours", lambda: dict(extra.get("quiet_hours") or {}))
+        backoff = _setting("backoff", lambda: dict(extra.get("backoff") or {}))
+        limits = _setting("rate_limits", lambda: {
+            str(ch).upper(): (float(v.get("capacity", 10)), float(v["per_second"]))
+            for ch, v in (extra.get("rate_limits") or {}).items()})
         zone = str(extra.get("default_time_zone", DEFAULT_TIME_ZONE))
-        ZoneInfo(zone)  # a wrong zone stops the start, not the first send
+        _setting("default_time_zone", lambda: ZoneInfo(zone))  # stops the start, not a send
         return cls(
-            quiet_hours=QuietHours(parse_clock(str(quiet.get("start", "21:00"))),
-                                   parse_clock(str(quiet.get("end", "08:00")))),
+            quiet_hours=_setting("quiet_hours", lambda: QuietHours(
+                parse_clock(str(quiet.get("start", "21:00"))),
+                parse_clock(str(quiet.get("end", "08:00"))))),
             default_time_zone=zone,
-            default_channels=tuple(Channel(str(c).upper())
-                                   for c in extra.get("default_channels", ["SMS"])),
+            default_channels=_setting("default_channels", lambda: tuple(
+                Channel(str(c).upper()) for c in extra.get("default_channels", ["SMS"]))),
             rate_limits=limits,
-            backoff=Backoff(**{k: (int(v) if k == "max_attempts" else float(v))
-                               for k, v in backoff.items()}),
-            contact_wait=timedelta(hours=float(extra.get("contact_wait_hours", 48))),
+            backoff=_setting("backoff", lambda: Backoff(**{
+                k: (int(v) if k == "max_attempts" else float(v)) for k, v in backoff.items()})),
+            contact_wait=_setting("contact_wait_hours", lambda: timedelta(
+                hours=float(extra.get("contact_wait_hours", 48)))),
             public_url=str(extra.get("public_url", cls.public_url)).rstrip("/"),
             owner_app_url=str(extra.get("owner_app_url", cls.owner_app_url)).rstrip("/"),
-            dealer_names=dict(extra.get("dealer_names") or {}),
-            dispatch_batch=int(extra.get("dispatch_batch", 200)),
+            dealer_names=_setting("dealer_names", lambda: dict(extra.get("dealer_names") or {})),
+            dispatch_batch=_setting("dispatch_batch", lambda: int(
+                extra.get("dispatch_batch", 200))),
             dispatch_loop=bool(extra.get("dispatch_loop", True)),
         )
 
@@ -96,6 +104,15 @@ class NotifyConfig:
         except (ZoneInfoNotFoundError, ValueError):
             return self.default_time_zone
         return zone
+
+
+def _setting(name: str, read: Callable[[], T]) -> T:
+    """`read()`, or a ConfigError naming the setting when its value cannot be used."""
+    try:
+        return read()
+    except (ValueError, TypeError, KeyError, AttributeError, ZoneInfoNotFoundError) as exc:
+        problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(f"{name}: {problem}") from None
 
 
 @dataclass

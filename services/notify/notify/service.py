@@ -17,6 +17,7 @@ from nameko.timer import timer
 from werkzeug.wrappers import Request, Response
 
 from chassis.auth import Role
+from chassis.config import ConfigError
 from chassis.consumer import handle_event
 from chassis.db import Database
 from chassis.errors import Conflict, NotFound, Unauthorized
@@ -71,22 +72,38 @@ class NotifyRuntime(DependencyProvider):
     """Configuration, the contact cipher and one adapter per configured channel (adapters keep
     state such as WeChat's access token, so they live as long as the container)."""
 
-    def setup(self) -> None:
-        settings = self.container.config["AFTERSALES"]
-        extra = settings.extra
-        channels = extra.get("channels") or {}
-        adapters = {str(name).upper(): build_adapter(str(name).upper(), dict(config))
-                    for name, config in channels.items()}
-        for name in adapters:
-            Channel(name)  # only the four channels the owner can choose
-        secret = str(extra.get("contact_secret") or settings.auth_secret)
-        sms = channels.get("sms") or channels.get("SMS") or {}
-        self.runtime = Runtime(NotifyConfig.from_extra(extra), ContactCipher(secret),
-                               str(extra.get("link_secret") or settings.auth_secret), adapters,
-                               sms.get("api_secret"))
+    def bind(self, container, attr_name):  # type: ignore[no-untyped-def]
+        # Built while the container is built, in the caller's thread: a bad setting is one
+        # ConfigError line at the command line. From `setup` (a green thread) eventlet would
+        # print a traceback first.
+        instance = super().bind(container, attr_name)
+        instance.runtime = notify_runtime(container.config["AFTERSALES"])
+        return instance
 
     def get_dependency(self, worker_ctx: Any) -> Runtime:
         return self.runtime
+
+
+def notify_runtime(settings: Any) -> Runtime:
+    """notify's runtime from `settings.extra`; ConfigError naming the first bad setting."""
+    extra = settings.extra
+    channels = extra.get("channels") or {}
+    if not isinstance(channels, dict):
+        raise ConfigError("channels: must map a channel name to its adapter settings")
+    adapters = {}
+    for name, config in channels.items():
+        channel = str(name).upper()
+        if channel not in Channel.__members__:  # only the four channels the owner can choose
+            raise ConfigError(f"channels.{name}: not one of "
+                              f"{', '.join(c.value for c in Channel)}")
+        if not isinstance(config, dict):
+            raise ConfigError(f"channels.{name}: must be a mapping with an 'adapter'")
+        adapters[channel] = build_adapter(channel, dict(config))
+    secret = str(extra.get("contact_secret") or settings.auth_secret)
+    sms = channels.get("sms") or channels.get("SMS") or {}
+    return Runtime(NotifyConfig.from_extra(extra), ContactCipher(secret),
+                   str(extra.get("link_secret") or settings.auth_secret), adapters,
+                   sms.get("api_secret"))
 
 
 def _time(value: str | None) -> datetime | None:

@@ -99,6 +99,9 @@ def test_analysts_see_the_phone_masked_and_others_are_refused(crm, sites) -> Non
     assert seen["phone"] == "138****5678"
     assert crm.get("/customers/c-1", headers=AGENT).json()["phone"] == PHONE
     assert crm.get("/customers/c-1", headers=auth("owner", subject="c-1")).status_code == 403
-    assert crm.get("/customers/c-1", headers=auth("advisor")).status_code == 403
+    assert crm.get("/customers/c-1", headers=auth("technician")).status_code == 403
+    # Dealer staff see customers their dealer served (test_crm_dealer_staff.py), no others.
+    assert crm.get("/customers/c-1", headers=auth("advisor", dealer_code="D002")
+                   ).status_code == 404
     assert crm.get("/customers/c-1", headers={}).status_code == 401
     assert crm.get("/customers/nobody").status_code == 404

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
+import yaml
 
 from chassis.config import ConfigError
-from chassis.testing import make_settings, service_database, wait_for
+from chassis.testing import AMQP, AUTH_SECRET, POSTGRES, make_settings, service_database, wait_for
 from crm.service import CrmService
 from services.crm.tests.integration.crm_hq import BLIND_INDEX_KEY, CRM_EXTRA, booked
 
@@ -21,6 +26,28 @@ def test_a_missing_or_malformed_key_stops_the_start(database, amqp_uri, services
                              dealer_code="HQ", extra=extra)
     with pytest.raises(ConfigError, match=f"^{named}"):
         services(CrmService, settings)
+
+
+@pytest.mark.parametrize("extra, line", [
+    ({"crm_blind_index_key": BLIND_INDEX_KEY},
+     "crm_encryption_key: missing (a Fernet key, e.g. from "
+     "cryptography.fernet.Fernet.generate_key())"),
+    ({**CRM_EXTRA, "crm_encryption_key": "0123"},
+     "crm_encryption_key: not a Fernet key (32 bytes, url-safe base64)"),
+    ({**CRM_EXTRA, "crm_blind_index_key": "short"},
+     "crm_blind_index_key: must be at least 32 characters"),
+])
+def test_the_command_line_names_a_bad_key_in_one_line(tmp_path: Path, extra, line) -> None:
+    # Nothing is reached: the keys are checked before any connection is made.
+    config = {"dealer_code": "HQ", "amqp_uri": f"{AMQP}/nowhere", "auth_secret": AUTH_SECRET,
+              "services": {"crm": {"database_url": f"{POSTGRES}/nowhere", **extra}}}
+    path = tmp_path / "hq.yaml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    command = Path(sys.executable).parent / "aftersales"
+    done = subprocess.run([str(command), "--config", str(path), "run", "crm"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [f"aftersales: configuration error: {line}"]
 
 
 def test_every_endpoint_is_in_the_api_document(crm) -> None:

@@ -1,0 +1,53 @@
+"""notify's own settings are checked before it starts: a bad one stops the start with one line
+naming it, at the command line as in code."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from chassis.config import ConfigError
+from chassis.testing import AMQP, AUTH_SECRET, POSTGRES, make_settings
+from notify.service import NotifyService, notify_runtime
+
+BAD = [
+    ({"channels": {"sms": {"adapter": "carrier-pigeon"}}},
+     "channels.SMS.adapter: 'carrier-pigeon' is not one of file, push, sms_gateway, smtp, "
+     "wechat"),
+    ({"channels": {"fax": {"adapter": "file", "path": "/tmp/x"}}},
+     "channels.fax: not one of SMS, EMAIL, WECHAT, PUSH"),
+    ({"quiet_hours": {"start": "9pm"}}, "quiet_hours: "),
+    ({"default_time_zone": "Mars/Olympus"}, "default_time_zone: "),
+    ({"default_channels": ["FAX"]}, "default_channels: "),
+    ({"rate_limits": {"sms": {"capacity": 5}}}, "rate_limits: "),
+    ({"backoff": {"max_attempts": "many"}}, "backoff: "),
+]
+
+
+@pytest.mark.parametrize("extra, named", BAD)
+def test_a_bad_setting_is_one_configuration_error_naming_it(extra: dict[str, Any],
+                                                            named: str) -> None:
+    settings = make_settings("notify", f"{POSTGRES}/nowhere", f"{AMQP}/nowhere", extra=extra)
+    with pytest.raises(ConfigError) as raised:
+        notify_runtime(settings)
+    assert str(raised.value).startswith(named) and "\n" not in str(raised.value)
+
+
+def test_the_command_line_stops_with_one_line(tmp_path: Path) -> None:
+    # Nothing is reached: the settings are checked before any connection is made.
+    config = {"dealer_code": "HQ", "amqp_uri": f"{AMQP}/nowhere", "auth_secret": AUTH_SECRET,
+              "services": {NotifyService.name: {"database_url": f"{POSTGRES}/nowhere",
+                                                "quiet_hours": {"start": "9pm"}}}}
+    path = tmp_path / "hq.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    command = Path(sys.executable).parent / "aftersales"
+    done = subprocess.run([str(command), "--config", str(path), "run", "notify"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    [line] = done.stderr.splitlines()
+    assert line.startswith("aftersales: configuration error: quiet_hours: ")
