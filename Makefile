@@ -25,9 +25,12 @@ demo: install
 	@scripts/ensure-infra --soft
 	$(BIN)/python -m simulator.demo $(ARGS)
 
+# bench/bi.py loads 10 million quote lines (about 15 minutes here); BI_ARGS=--quick for a small run.
+BI_ARGS ?=
 bench: install infra
 	$(BIN)/python bench/backbone.py $(ARGS)
 	$(BIN)/python bench/site_api.py $(ARGS)
+	$(BIN)/python bench/bi.py $(BI_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

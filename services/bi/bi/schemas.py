@@ -10,6 +10,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from bi.dashboard import LANGUAGES
 from bi.kpis import KPIS
 from bi.reports import GRAINS
 
@@ -48,6 +49,17 @@ class RankingQuerySchema(_RangeQuery):
 class SeriesQuerySchema(KpiQuerySchema):
     kpi = fields.String(required=True, validate=KPI_NAME)
     grain = fields.String(load_default="day", validate=validate.OneOf(GRAINS))
+
+
+class DashboardQuerySchema(Schema):
+    """What the dashboard page opens with; its script reads the same parameters."""
+
+    lang = fields.String(load_default="zh-CN", validate=validate.OneOf(LANGUAGES))
+    from_ = fields.Date(data_key="from")
+    to = fields.Date()
+    dealer = fields.String(validate=DEALER, metadata={"description": "Open this dealer's view"})
+    region = fields.String(validate=REGION)
+    kpi = fields.String(validate=KPI_NAME, metadata={"description": "The KPI charted"})
 
 
 class DealerRequestSchema(Schema):

@@ -19,6 +19,7 @@ from bi import dashboard, kpis, models, reports
 from bi.projection import Projection
 from bi.reports import Scope
 from bi.schemas import (
+    DashboardQuerySchema,
     DealerListSchema,
     DealerRequestSchema,
     DealerSchema,
@@ -32,7 +33,7 @@ from bi.schemas import (
 from chassis.auth import Role, own_dealer_only
 from chassis.consumer import handle_event
 from chassis.db import Database
-from chassis.errors import InvalidInput
+from chassis.errors import InvalidInput, NotFound
 from chassis.http import PUBLIC, http, identity_of, json_response, load_json, load_query
 from chassis.service import PlatformService
 from contracts import events
@@ -164,10 +165,28 @@ class BiService(PlatformService):
         items = reports.series(self.db, scope, query["kpi"], query["grain"])
         return json_response({"kpi": query["kpi"], "grain": query["grain"], "items": items})
 
-    @http("GET", "/dashboard", roles=PUBLIC,
-             summary="The KPI dashboard page (zh-CN / English); its data needs a token")
+    @http("GET", "/dashboard", roles=PUBLIC, query=DashboardQuerySchema, statuses=(422,),
+             summary="The KPI dashboard page with charts (zh-CN, or en with lang=en; "
+                     "dealer= opens one dealer's view); its data needs a token")
     def get_dashboard(self, request: Request) -> Response:
-        return Response(dashboard.page(), content_type="text/html; charset=utf-8")
+        query = load_query(request, DashboardQuerySchema())
+        return Response(dashboard.page(query["lang"]), content_type="text/html; charset=utf-8",
+                        headers={"Content-Security-Policy": dashboard.CONTENT_SECURITY_POLICY,
+                                 "Cache-Control": "no-cache"})
+
+    @http("GET", "/static/<path:path>", roles=PUBLIC, statuses=(404,),
+             summary="The dashboard's script and style sheet and the vendored Apache ECharts "
+                     "(a fixed list of files)")
+    def get_static(self, request: Request, path: str) -> Response:
+        found = dashboard.static_file(path)
+        if found is None:
+            raise NotFound("no such file", path=path)
+        response = Response(found.body, content_type=found.content_type)
+        response.set_etag(found.etag)
+        response.cache_control.public = True
+        response.cache_control.max_age = found.max_age
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response.make_conditional(request)
 
     # -- dealers and regions -------------------------------------------------------------------
 
