@@ -2,12 +2,13 @@
 book) and approving quotes, against booking, workorder and parts running as separate
 processes on the local RabbitMQ and PostgreSQL, as a site runs them.
 
-Prints requests/s and p50/p99 per path and, as its last line, one JSON object:
-booking_rps, booking_p99_ms, overbooked (slots over capacity afterwards), availability_p99_ms,
-approval_rps, approval_p99_ms, approval_inconsistent (repair orders whose approval was not
-applied exactly once).
+Prints requests/s and p50/p99 per path, the booking process's CPU per booking and, as its
+last line, one JSON object: booking_rps, booking_p99_ms, booking_cpu_ms, overbooked (slots
+over capacity afterwards), availability_p99_ms, approval_rps, approval_p99_ms,
+approval_inconsistent (repair orders whose approval was not applied exactly once).
 
     .venv/bin/python bench/site_api.py [--clients 50] [--seconds 15] [--repair-orders 400]
+                                       [--booking-processes 1]
 """
 
 from __future__ import annotations
@@ -62,12 +63,15 @@ ADVISOR, MANAGER, TECHNICIAN = (token(Role.ADVISOR, "SA-1"), token(Role.DEALER_M
 class SiteProcesses:
     """booking, workorder and parts, each its own `aftersales run` process."""
 
-    def __init__(self) -> None:
+    def __init__(self, booking_processes: int = 1) -> None:
         tag = uuid.uuid4().hex[:8]
+        # Several booking processes share its port (SO_REUSEPORT, which eventlet sets): the
+        # kernel spreads the clients' connections over them, as a load balancer would.
+        self.instances = {s: booking_processes if s == "booking" else 1 for s in SERVICES}
         self.vhost = f"bench-site-{tag}"
         self.urls = {s: f"{POSTGRES}/bench_{s}_{tag}" for s in SERVICES}
         self.ports = {s: free_port() for s in SERVICES}
-        self.processes: list[subprocess.Popen] = []
+        self.processes: dict[str, list[subprocess.Popen]] = {s: [] for s in SERVICES}
 
     def start(self) -> None:
         BrokerAdmin().apply(self.vhost, list(SERVICES))
@@ -80,9 +84,10 @@ class SiteProcesses:
                    "AFTERSALES_AUTH_SECRET": SECRET, "AFTERSALES_LOG_LEVEL": "ERROR",
                    "AFTERSALES_MAX_WORKERS": "60", "AFTERSALES_TIME_ZONE": "UTC",
                    "AFTERSALES_MEDIA_DIR": f"/tmp/{self.vhost}-media"}
-            self.processes.append(subprocess.Popen(
-                [sys.executable, "-m", "chassis.cli", "run", service], env=env, cwd=ROOT,
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            for _ in range(self.instances[service]):
+                self.processes[service].append(subprocess.Popen(
+                    [sys.executable, "-m", "chassis.cli", "run", service], env=env, cwd=ROOT,
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         for service in SERVICES:
             deadline = time.monotonic() + 30
             while True:
@@ -95,13 +100,23 @@ class SiteProcesses:
                     raise SystemExit(f"{service} did not become ready")
                 time.sleep(0.2)
 
+    def cpu_seconds(self, service: str) -> float:
+        """CPU the service's processes have used so far (user + system), from /proc: unlike
+        the rates, it hardly moves with what else the shared machine is doing."""
+        total = 0
+        for process in self.processes[service]:
+            fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
+
     def base(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
 
     def stop(self) -> None:
-        for process in self.processes:
+        everyone = [p for processes in self.processes.values() for p in processes]
+        for process in everyone:
             process.terminate()
-        for process in self.processes:
+        for process in everyone:
             try:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
@@ -286,23 +301,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--repair-orders", type=int, default=400)
     parser.add_argument("--quick", action="store_true", help="a smoke run in well under a minute")
+    parser.add_argument("--booking-processes", type=int, default=1,
+                        help="booking processes sharing its port (default 1)")
     args = parser.parse_args(argv)
     if args.quick:
         args.seconds, args.repair_orders = 3.0, 60
 
-    site = SiteProcesses()
-    print(f"site_api: booking, workorder, parts as processes on vhost {site.vhost}; "
-          f"{args.clients} clients", flush=True)
+    site = SiteProcesses(args.booking_processes)
+    print(f"site_api: booking ({args.booking_processes} process(es)), workorder, parts as "
+          f"processes on vhost {site.vhost}; {args.clients} clients", flush=True)
     site.start()
     try:
         set_up_calendar(site)
         recorder = Recorder()
         deadline = time.monotonic() + args.seconds
         started = time.monotonic()
+        cpu_before, clients_before = site.cpu_seconds("booking"), time.process_time()
         with ThreadPoolExecutor(args.clients) as pool:
             list(pool.map(lambda n: booking_client(site, recorder, deadline, n),
                           range(args.clients)))
         booking_seconds = time.monotonic() - started
+        booking_cpu = site.cpu_seconds("booking") - cpu_before
+        clients_cpu = time.process_time() - clients_before
         overbooked = overbooked_slots(site)
 
         print(f"site_api: preparing {args.repair_orders} repair orders awaiting approval",
@@ -321,6 +341,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{row['path']:<24}{row['requests']:>10}{row['rps']:>10.1f}{row['p50_ms']:>10.1f}"
               f"{row['p99_ms']:>10.1f}  {row['statuses']}")
     booked = rows[1]["statuses"].get(201, 0)
+    cpu_ms = 1000 * booking_cpu / max(rows[1]["requests"], 1)
+    print(f"\nbooking process CPU per booking (its availability call included): {cpu_ms:.1f} ms"
+          f" ({booking_cpu:.1f} s over {booking_seconds:.1f} s); the clients used "
+          f"{clients_cpu:.1f} s")
     print(f"\nbookings accepted {booked}, refused as full "
           f"{rows[1]['statuses'].get(409, 0)}; slots over capacity afterwards: {overbooked}")
     print(f"approvals applied {rows[2]['statuses'].get(200, 0)}, refused as already decided "
@@ -330,6 +354,7 @@ def main(argv: list[str] | None = None) -> int:
         "booking_rps": round(rows[1]["rps"], 1),
         "booking_p50_ms": round(rows[1]["p50_ms"], 1),
         "booking_p99_ms": round(rows[1]["p99_ms"], 1),
+        "booking_cpu_ms": round(cpu_ms, 2),
         "bookings_accepted": booked,
         "overbooked": overbooked,
         "availability_rps": round(rows[0]["rps"], 1),
@@ -339,6 +364,7 @@ def main(argv: list[str] | None = None) -> int:
         "approval_p99_ms": round(rows[2]["p99_ms"], 1),
         "approval_inconsistent": inconsistent,
         "clients": args.clients,
+        "booking_processes": args.booking_processes,
     }
     print(json.dumps(result))
     return 0

@@ -9,8 +9,9 @@ exchange, like nameko's `@event_handler`, with these differences:
   is acknowledged only after that commit; a redelivered event is acknowledged and skipped;
 * a failure is retried with backoff while the message stays unacknowledged (a crash hands it
   back to the broker); after the last attempt it is dead-lettered with reason and attempt count;
-* messages are applied in batches (one transaction, a savepoint per message), which is what
-  lets a consumer keep up with thousands of events a second on PostgreSQL.
+* messages are applied in batches, one transaction each, which is what lets a consumer keep
+  up with thousands of events a second on PostgreSQL; a batch in which a handler fails is
+  rolled back and applied again with a savepoint per message, so only the failing one waits.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from chassis.broker import (
     connect,
     dead_letter_queue,
     event_exchange,
+    event_queue_name,
 )
 from chassis.db import find_database
 from chassis.logs import log_context
@@ -83,7 +85,10 @@ def apply_batch(service_instance: object, handler: Callable[[Any, dict[str, Any]
                 batch: Batch) -> list[Delivery]:
     """Apply each new event with the handler, skip those already in the inbox, commit once.
 
-    Runs inside a nameko worker, so the handler sees the service's injected dependencies.
+    The batch is tried whole first; only when a handler raises is it rolled back and applied
+    again with a savepoint per message, so the failing one is set aside and the others
+    commit. Runs inside a nameko worker, so the handler sees the service's injected
+    dependencies.
     """
     session: Session = getattr(service_instance, batch.session_attr)
     inbox = batch.inbox
@@ -91,37 +96,86 @@ def apply_batch(service_instance: object, handler: Callable[[Any, dict[str, Any]
     seen = set(session.scalars(
         sa.select(inbox.c.event_id)
         .where(inbox.c.consumer == batch.consumer_name, inbox.c.event_id.in_(ids))))
-    received = []
+    new: list[Delivery] = []
     for delivery in batch.deliveries:
-        envelope = delivery.envelope
         if delivery.event_id in seen:
             delivery.outcome = DUPLICATE
-            continue
-        seen.add(delivery.event_id)  # the same event twice in one batch
-        started = time.perf_counter()
-        with log_context(event_id=envelope["id"], correlation_id=envelope.get("correlationid"),
-                         dealer=envelope.get("dealercode")):
-            try:
-                with session.begin_nested():
-                    handler(service_instance, envelope)
-            except Exception as exc:
-                delivery.outcome, delivery.error = FAILED, f"{type(exc).__name__}: {exc}"
-                log.warning("handler %s failed on attempt %d: %s", batch.consumer_name,
-                            delivery.attempt, delivery.error)
-                seen.discard(delivery.event_id)
-                continue
-            finally:
-                metrics.ENTRYPOINT_DURATION.labels(batch.service, "event", batch.entrypoint) \
-                    .observe(time.perf_counter() - started)
-        delivery.outcome = APPLIED
-        received.append({"consumer": batch.consumer_name, "event_id": delivery.event_id,
-                         "event_type": envelope["type"], "source": envelope["source"],
-                         "received_at": datetime.now(UTC)})
-    if received:
-        session.execute(inbox.insert(), received)
+        else:
+            seen.add(delivery.event_id)  # the same event twice in one batch
+            new.append(delivery)
+    applied = _apply_whole(service_instance, handler, batch, new)
+    if applied is None:
+        session.rollback()  # the failed handler's own writes go too
+        applied = _apply_each(service_instance, handler, batch, new, session) \
+            if len(new) > 1 else []
+    if applied:
+        session.execute(inbox.insert(), [
+            {"consumer": batch.consumer_name, "event_id": d.event_id,
+             "event_type": d.envelope["type"], "source": d.envelope["source"],
+             "received_at": datetime.now(UTC)} for d in applied])
     session.commit()
     faults.point("consumer.after_commit")
     return batch.deliveries
+
+
+def _apply_whole(service_instance: object, handler: Callable[[Any, dict[str, Any]], None],
+                 batch: Batch, deliveries: list[Delivery]) -> list[Delivery] | None:
+    """Every delivery in the one transaction, no savepoints (two statements a message
+    fewer); None when a handler raised and the batch must be applied one by one."""
+    durations = []
+    for delivery in deliveries:
+        started = time.perf_counter()
+        with _logged_as(delivery.envelope):
+            try:
+                handler(service_instance, delivery.envelope)
+            except Exception as exc:
+                if len(deliveries) == 1:  # nothing else to keep: no replay needed
+                    _failed(batch, delivery, exc)
+                    _observe(batch, time.perf_counter() - started)
+                    return None
+                log.info("handler %s failed in a batch of %d; applying them one by one",
+                         batch.consumer_name, len(deliveries))
+                return None
+        durations.append(time.perf_counter() - started)
+    for delivery, seconds in zip(deliveries, durations, strict=True):
+        delivery.outcome = APPLIED
+        _observe(batch, seconds)
+    return deliveries
+
+
+def _apply_each(service_instance: object, handler: Callable[[Any, dict[str, Any]], None],
+                batch: Batch, deliveries: list[Delivery], session: Session) -> list[Delivery]:
+    """Each delivery in its own savepoint: a failing handler undoes only its own effect."""
+    applied = []
+    for delivery in deliveries:
+        started = time.perf_counter()
+        with _logged_as(delivery.envelope):
+            try:
+                with session.begin_nested():
+                    handler(service_instance, delivery.envelope)
+            except Exception as exc:
+                _failed(batch, delivery, exc)
+                continue
+            finally:
+                _observe(batch, time.perf_counter() - started)
+        delivery.outcome = APPLIED
+        applied.append(delivery)
+    return applied
+
+
+def _logged_as(envelope: dict[str, Any]) -> Any:
+    return log_context(event_id=envelope["id"], correlation_id=envelope.get("correlationid"),
+                       dealer=envelope.get("dealercode"))
+
+
+def _failed(batch: Batch, delivery: Delivery, exc: Exception) -> None:
+    delivery.outcome, delivery.error = FAILED, f"{type(exc).__name__}: {exc}"
+    log.warning("handler %s failed on attempt %d: %s", batch.consumer_name, delivery.attempt,
+                delivery.error)
+
+
+def _observe(batch: Batch, seconds: float) -> None:
+    metrics.ENTRYPOINT_DURATION.labels(batch.service, "event", batch.entrypoint).observe(seconds)
 
 
 class EventConsumer(SharedExtension, ProviderCollector):
@@ -254,6 +308,9 @@ class EventConsumer(SharedExtension, ProviderCollector):
                 else:
                     metrics.EVENT_LAST_PROCESSED.labels(self.service, provider.method_name) \
                         .set_to_current_time()
+                    dealer = delivery.envelope.get("dealercode")
+                    if self.settings.at_headquarters and dealer:  # "no events from site X"
+                        metrics.SITE_LAST_EVENT.labels(self.service, dealer).set_to_current_time()
                 metrics.ENTRYPOINT_REQUESTS.labels(self.service, "event",
                                                    provider.method_name).inc()
                 self._ack(delivery.message, generation)
@@ -320,7 +377,7 @@ class EventEntrypoint(Entrypoint):
     def setup(self) -> None:
         service = self.container.service_name
         self.consumer_name = f"{service}.{self.method_name}"
-        queue_name = f"evt-{self.source_service}-{self.event_type}--{self.consumer_name}"
+        queue_name = event_queue_name(self.source_service, self.event_type, self.consumer_name)
         self.queue = kombu.Queue(queue_name, exchange=event_exchange(self.source_service),
                                  routing_key=self.event_type, durable=True)
         self.database = find_database(self.container)

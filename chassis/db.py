@@ -19,7 +19,8 @@ _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def define_backbone_tables(metadata: sa.MetaData) -> None:
-    """Add the outbox and inbox tables to a service's metadata (each service owns its copy)."""
+    """Add the outbox (with its sequence counters) and inbox tables to a service's metadata
+    (each service owns its copy)."""
     sa.Table(
         "outbox", metadata,
         sa.Column("id", _ID, primary_key=True, autoincrement=True),
@@ -38,6 +39,13 @@ def define_backbone_tables(metadata: sa.MetaData) -> None:
         sa.Index("ix_outbox_pending", "id",
                  postgresql_where=sa.text("published_at IS NULL"),
                  sqlite_where=sa.text("published_at IS NULL")),
+    )
+    # The last sequence number given out per aggregate: emit() takes the next one in a single
+    # statement, and the row lock it takes keeps writers of one aggregate in line until commit.
+    sa.Table(
+        "outbox_sequences", metadata,
+        sa.Column("aggregate_id", sa.String(64), primary_key=True),
+        sa.Column("last_sequence", sa.Integer, nullable=False),
     )
     sa.Table(
         "inbox", metadata,

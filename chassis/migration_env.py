@@ -69,3 +69,24 @@ def drop_backbone_tables() -> None:
                   sqlite_where=sa.text("published_at IS NULL"))
     op.drop_table("outbox")
     op.drop_table("inbox")
+
+
+def create_outbox_sequences() -> None:
+    """Version 2 of the backbone: the per-aggregate sequence counters emit() takes numbers
+    from, started at the highest number each aggregate already has in the outbox."""
+    from alembic import op
+
+    op.create_table(
+        "outbox_sequences",
+        sa.Column("aggregate_id", sa.String(length=64), nullable=False),
+        sa.Column("last_sequence", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("aggregate_id"),
+    )
+    op.execute("INSERT INTO outbox_sequences (aggregate_id, last_sequence) "
+               "SELECT aggregate_id, max(sequence) FROM outbox GROUP BY aggregate_id")
+
+
+def drop_outbox_sequences() -> None:
+    from alembic import op
+
+    op.drop_table("outbox_sequences")

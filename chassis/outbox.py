@@ -8,6 +8,7 @@ bookings are still taken, and every event goes out, in order, when it is back.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -19,6 +20,7 @@ import eventlet
 import sqlalchemy as sa
 from eventlet.event import Event as GreenEvent
 from nameko.extensions import DependencyProvider
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -42,6 +44,8 @@ class EventEmitter:
     def __init__(self, session: Session, outbox: sa.Table, source: str, dealer_code: str) -> None:
         self.session = session
         self.outbox = outbox
+        # define_backbone_tables() puts the counters beside the outbox in every metadata.
+        self.sequences = outbox.metadata.tables["outbox_sequences"]
         self.source = source
         self.dealer_code = dealer_code
 
@@ -55,26 +59,38 @@ class EventEmitter:
         envelope = new_event(contract, data, source=self.source, subject=subject,
                              dealer_code=dealer_code or self.dealer_code,
                              correlation_id=correlation_id, sequence=sequence)
-        self.session.execute(self.outbox.insert().values(
-            event_id=envelope["id"], event_type=contract.type, aggregate_id=subject,
-            sequence=sequence, correlation_id=correlation_id, exchange=contract.exchange,
-            routing_key=contract.type,
-            payload=json.dumps(envelope, ensure_ascii=False, separators=(",", ":")),
-            created_at=now()))
+        self.session.execute(_insert_statement(self.outbox), {
+            "event_id": envelope["id"], "event_type": contract.type, "aggregate_id": subject,
+            "sequence": sequence, "correlation_id": correlation_id,
+            "exchange": contract.exchange, "routing_key": contract.type,
+            "payload": json.dumps(envelope, ensure_ascii=False, separators=(",", ":")),
+            "created_at": now()})
         self.session.info[_PENDING_FLAG] = True
         return envelope
 
     def _next_sequence(self, subject: str) -> int:
-        # Writers of one aggregate queue up here until the first commits, so each takes the
-        # next number; unique (aggregate_id, sequence) stays as the last line of defence.
-        # (SQLite needs no lock: embedded mode has one connection per database.)
-        if self.session.get_bind().dialect.name == "postgresql":
-            self.session.execute(sa.select(sa.func.pg_advisory_xact_lock(
-                sa.func.hashtextextended(f"outbox:{subject}", 0))))
-        current = self.session.scalar(
-            sa.select(sa.func.max(self.outbox.c.sequence))
-            .where(self.outbox.c.aggregate_id == subject))
-        return (current or 0) + 1
+        # One statement takes the next number and locks the aggregate's counter row until
+        # commit, so writers of one aggregate queue up here and each gets its own number (a
+        # rollback gives the number back); unique (aggregate_id, sequence) on the outbox stays
+        # as the last line of defence.
+        return self.session.scalar(_next_sequence_statement(
+            self.sequences, self.session.get_bind().dialect.name), {"aggregate": subject})
+
+
+# Statements built once per table: building one per event cost more CPU than running it.
+@functools.cache
+def _insert_statement(outbox: sa.Table) -> Any:
+    return outbox.insert()
+
+
+@functools.cache
+def _next_sequence_statement(sequences: sa.Table, dialect: str) -> Any:
+    insert = (postgresql if dialect == "postgresql" else sqlite).insert(sequences)
+    insert = insert.values(aggregate_id=sa.bindparam("aggregate"), last_sequence=1)
+    return insert.on_conflict_do_update(
+        index_elements=[sequences.c.aggregate_id],
+        set_={"last_sequence": sequences.c.last_sequence + 1},
+    ).returning(sequences.c.last_sequence)
 
 
 class OutboxRelay:

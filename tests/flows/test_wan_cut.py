@@ -17,6 +17,7 @@ from decimal import Decimal
 import pytest
 import requests
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from bi.service import BiService
 from booking.service import BookingService
@@ -162,6 +163,16 @@ def site_events(site: dict) -> Counter:
     return counted
 
 
+def metric(settings, name: str, **labels: str) -> float | None:
+    """One sample of a service's /metrics, as Prometheus would scrape it."""
+    text = requests.get(f"http://127.0.0.1:{settings.http_port}/metrics", timeout=15).text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return sample.value
+    return None
+
+
 def bi_kpis(bi) -> dict:
     today = date.today()
     answer = requests.get(f"http://127.0.0.1:{bi.http_port}/kpis", headers=ANALYST, timeout=15,
@@ -182,6 +193,7 @@ def test_a_site_trades_through_a_cut_link_and_headquarters_gets_everything_once(
              message="headquarters to see the first delivery")
     [before] = uplink.status(links)
     assert before["running"] and before["waiting_at_site"] == 0
+    assert metric(site["booking"], "aftersales_uplink_running", dealer_code=DEALER) == 1
 
     # The WAN link is cut. The site keeps booking and repairing; its events wait at the site.
     assert aftersales(["uplink", "--file", str(files["uplinks"]), "stop", DEALER]) == 0
@@ -192,6 +204,12 @@ def test_a_site_trades_through_a_cut_link_and_headquarters_gets_everything_once(
     wait_for(lambda: uplink.status(links)[0]["waiting_at_site"] > 0,
              message="events to queue at the site while the link is down")
     assert bi_kpis(bi)["ros_delivered"] == 1
+    # What Prometheus sees: the site reports its link down (read at most every 10 s).
+    wait_for(lambda: metric(site["workorder"], "aftersales_uplink_running",
+                            dealer_code=DEALER) == 0, timeout=20,
+             message="the site to report its link down")
+    heard_from = metric(bi, "aftersales_site_last_event_timestamp_seconds",
+                        service="bi", dealer_code=DEALER)
 
     # The link is restored: everything crosses, each event applied once.
     assert aftersales(["uplink", "--file", str(files["uplinks"]), "setup"]) == 0
@@ -209,6 +227,9 @@ def test_a_site_trades_through_a_cut_link_and_headquarters_gets_everything_once(
     applied = Counter(dict(rows(bi.database_url,
                                  "SELECT event_type, count(*) FROM inbox GROUP BY 1")))
     assert applied == Counter({t: n for t, n in published.items() if t in bi_types})
+
+    assert metric(bi, "aftersales_site_last_event_timestamp_seconds", service="bi",
+                  dealer_code=DEALER) > heard_from  # headquarters hears from the site again
 
     # BI's totals for the site equal the site's own.
     workshop = trading.workshop

@@ -25,6 +25,7 @@ from contracts.payloads import SERVICE_TYPES as CONTRACT_SERVICE_TYPES
 WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 MAX_RANGE_DAYS = 31  # the longest availability query
 DAY_MINUTES = 24 * 60
+SLOT_CACHE_DAYS = 800  # days whose slots one calendar keeps (two years and more)
 
 # Used by a site whose manager has not set a calendar yet, so a fresh site takes bookings.
 # Open every day: most 4S shops in China trade seven days a week.
@@ -105,6 +106,10 @@ class Calendar:
     no_show_grace_minutes: int = DEFAULT_NO_SHOW_GRACE_MINUTES
     booking_horizon_days: int = DEFAULT_BOOKING_HORIZON_DAYS
     zone: ZoneInfo = field(init=False, repr=False, compare=False)
+    # Each day's slots, worked out once: a calendar is cached per process and asked about
+    # the same days by every availability call and booking.
+    _slots: dict[date, tuple[Slot, ...]] = field(init=False, repr=False, compare=False,
+                                                 default_factory=dict)
 
     def __post_init__(self) -> None:
         try:
@@ -225,12 +230,22 @@ class Calendar:
         return (midnight + timedelta(minutes=minutes)).astimezone(UTC)
 
     def slots_on(self, day: date) -> list[Slot]:
+        known = self._slots.get(day)
+        if known is None:
+            known = self._slots_on(day)
+            if len(self._slots) >= SLOT_CACHE_DAYS:
+                self._slots.clear()  # queries far apart in time: start again
+            self._slots[day] = known
+        return list(known)
+
+    def _slots_on(self, day: date) -> tuple[Slot, ...]:
         hours = self.hours_on(day)
         if hours is None:
-            return []
+            return ()
         opens, closes = hours
         starts = range(opens, closes - self.slot_minutes + 1, self.slot_minutes)
-        return [Slot(self._at(day, m), self._at(day, m + self.slot_minutes)) for m in starts]
+        return tuple(Slot(self._at(day, m), self._at(day, m + self.slot_minutes))
+                     for m in starts)
 
     def duration_of(self, service_type: str) -> timedelta:
         if service_type not in self.service_types:

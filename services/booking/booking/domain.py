@@ -207,7 +207,21 @@ def check_capacity(calendar: Calendar, slots: list[Slot], bookings: Bookings) ->
                        capacity=calendar.capacity)
 
 
-def check_not_double_booked(appointment: Appointment, others: Iterable[Appointment],
+@dataclass(frozen=True)
+class CapacityHolder:
+    """What the capacity and double-booking checks need of an appointment already in the
+    slots (the booking path reads only these columns)."""
+
+    id: str
+    status: Status
+    slot_start: datetime
+    slot_end: datetime
+    plate: str | None
+    vin: str | None
+
+
+def check_not_double_booked(appointment: Appointment,
+                            others: Iterable[Appointment | CapacityHolder],
                             *, reveal_ids: bool) -> None:
     """One car, one appointment at a time: a second booking overlapping the first is almost
     always a repeated click or a second caller, and it would waste a bay."""

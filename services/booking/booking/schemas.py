@@ -189,7 +189,7 @@ def appointment_view(appointment: Appointment, calendar: Calendar) -> dict[str, 
     row["vehicle"] = {"plate": appointment.plate, "vin": appointment.vin,
                       "model": appointment.model}
     row["allowed_actions"] = list(appointment.allowed_actions)
-    return AppointmentSchema().dump(row)
+    return _APPOINTMENT.dump(row)
 
 
 # -- the calendar ---------------------------------------------------------------------------
@@ -256,7 +256,7 @@ def calendar_view(stored: StoredCalendar, review: list[ToReview] | None = None
         view["appointments_to_review"] = [
             {"appointment_id": r.appointment_id, "slot_start": calendar.local(r.slot_start),
              "reason": r.reason} for r in review]
-    return CalendarViewSchema().dump(view)
+    return _CALENDAR_VIEW.dump(view)
 
 
 # -- availability ---------------------------------------------------------------------------
@@ -298,7 +298,7 @@ class AvailabilitySchema(Schema):
 
 def availability_view(days: list[DayLoad], calendar: Calendar,
                       service_type: str) -> dict[str, Any]:
-    return AvailabilitySchema().dump({
+    return _AVAILABILITY.dump({
         "service_type": service_type,
         "duration_minutes": calendar.service_types[service_type],
         "slot_minutes": calendar.slot_minutes,
@@ -310,3 +310,23 @@ def availability_view(days: list[DayLoad], calendar: Calendar,
                              "bookable": load.bookable} for load in day.slots]}
                  for day in days],
     })
+
+
+# -- one instance of each ---------------------------------------------------------------------
+# marshmallow 4 schemas keep no per-call state, and building one (it copies its declared
+# fields) cost more than the load or dump itself: the entrypoints share these.
+
+_APPOINTMENT = AppointmentSchema()
+_CALENDAR_VIEW = CalendarViewSchema()
+_AVAILABILITY = AvailabilitySchema()
+CALENDAR = CalendarSchema()
+AVAILABILITY_QUERY = AvailabilityQuerySchema()
+BOOKING_REQUEST = BookingRequestSchema()
+APPOINTMENT_LIST_QUERY = AppointmentListQuerySchema()
+CONFIRM_REQUEST = ConfirmRequestSchema()
+RESCHEDULE_REQUEST = RescheduleRequestSchema()
+CANCEL_REQUEST = CancelRequestSchema()
+CHECK_IN_REQUEST = CheckInRequestSchema()
+NO_SHOW_REQUEST = NoShowRequestSchema()
+NO_SHOW_SWEEP_REQUEST = NoShowSweepRequestSchema()
+NO_SHOW_SWEEP = NoShowSweepSchema()

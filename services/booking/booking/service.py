@@ -15,6 +15,17 @@ from booking import domain, models
 from booking.dealer_calendar import Bookings, Calendar, availability
 from booking.domain import Actor, Appointment
 from booking.schemas import (
+    APPOINTMENT_LIST_QUERY,
+    AVAILABILITY_QUERY,
+    BOOKING_REQUEST,
+    CALENDAR,
+    CANCEL_REQUEST,
+    CHECK_IN_REQUEST,
+    CONFIRM_REQUEST,
+    NO_SHOW_REQUEST,
+    NO_SHOW_SWEEP,
+    NO_SHOW_SWEEP_REQUEST,
+    RESCHEDULE_REQUEST,
     AppointmentListQuerySchema,
     AppointmentListSchema,
     AppointmentSchema,
@@ -71,7 +82,7 @@ class BookingService(PlatformService):
     @http("PUT", "/calendar", roles={Role.DEALER_MANAGER}, request=CalendarSchema,
           response=CalendarViewSchema, summary="Set the dealer calendar")
     def put_calendar(self, request: Request) -> Response:
-        calendar = Calendar.from_document(load_json(request, CalendarSchema()))
+        calendar = Calendar.from_document(load_json(request, CALENDAR))
         now = _now()
         self.store.calendar(lock="update")  # waits for bookings checking the old one
         stored = self.store.save_calendar(calendar, by=identity_of(request).subject, now=now)
@@ -83,7 +94,7 @@ class BookingService(PlatformService):
           summary="Free capacity per slot for a service type over a date range",
           statuses=(422,), query=AvailabilityQuerySchema)
     def get_availability(self, request: Request) -> Response:
-        query = load_query(request, AvailabilityQuerySchema())
+        query = load_query(request, AVAILABILITY_QUERY)
         calendar = self.store.calendar().calendar
         first, last, service_type = query["from_"], query["to"], query["service_type"]
         calendar.check_range(first, last)
@@ -98,7 +109,7 @@ class BookingService(PlatformService):
           response=AppointmentSchema, status=201, summary="Book a service appointment",
           statuses=(409,))
     def book(self, request: Request) -> Response:
-        payload = load_json(request, BookingRequestSchema())
+        payload = load_json(request, BOOKING_REQUEST)
         actor = Actor.of(identity_of(request))
         calendar = self.store.calendar(lock="share").calendar
         appointment, slots = domain.book(payload, calendar=calendar, actor=actor,
@@ -119,7 +130,7 @@ class BookingService(PlatformService):
           summary="Appointments by date and status (an owner sees their own)",
           statuses=(422,), query=AppointmentListQuerySchema)
     def list_appointments(self, request: Request) -> Response:
-        query = load_query(request, AppointmentListQuerySchema())
+        query = load_query(request, APPOINTMENT_LIST_QUERY)
         actor = Actor.of(identity_of(request))
         calendar = self.store.calendar().calendar
         first, last = query.get("from_"), query.get("to")
@@ -144,7 +155,7 @@ class BookingService(PlatformService):
           summary="Confirm an appointment (the customer, or the dealer after calling them)",
           body_optional=True, statuses=(409,))
     def confirm(self, request: Request, appointment_id: str) -> Response:
-        load_json(request, ConfirmRequestSchema(), optional=True)
+        load_json(request, CONFIRM_REQUEST, optional=True)
         before = self._visible(request, appointment_id, lock=True)
         calendar = self.store.calendar().calendar
         after = domain.confirm(before, actor=Actor.of(identity_of(request)), now=_now())
@@ -156,7 +167,7 @@ class BookingService(PlatformService):
           summary="Move an appointment to another slot (frees the old one)",
           statuses=(409,))
     def reschedule(self, request: Request, appointment_id: str) -> Response:
-        payload = load_json(request, RescheduleRequestSchema())
+        payload = load_json(request, RESCHEDULE_REQUEST)
         actor = Actor.of(identity_of(request))
         before = self._visible(request, appointment_id, lock=True)
         calendar = self.store.calendar(lock="share").calendar
@@ -177,7 +188,7 @@ class BookingService(PlatformService):
           summary="Cancel an appointment with a reason (frees its slots)",
           statuses=(409,))
     def cancel(self, request: Request, appointment_id: str) -> Response:
-        payload = load_json(request, CancelRequestSchema())
+        payload = load_json(request, CANCEL_REQUEST)
         before = self._visible(request, appointment_id, lock=True)
         calendar = self.store.calendar().calendar
         after = domain.cancel(before, actor=Actor.of(identity_of(request)),
@@ -190,7 +201,7 @@ class BookingService(PlatformService):
           summary="The customer arrived (到店): reception takes over",
           body_optional=True, statuses=(409,))
     def check_in(self, request: Request, appointment_id: str) -> Response:
-        payload = load_json(request, CheckInRequestSchema(), optional=True)
+        payload = load_json(request, CHECK_IN_REQUEST, optional=True)
         before = self._visible(request, appointment_id, lock=True)
         calendar = self.store.calendar().calendar
         after = domain.check_in(before, actor=Actor.of(identity_of(request)), now=_now(),
@@ -203,7 +214,7 @@ class BookingService(PlatformService):
           summary="Record that the customer did not come (after the grace period)",
           body_optional=True, statuses=(409,))
     def no_show(self, request: Request, appointment_id: str) -> Response:
-        load_json(request, NoShowRequestSchema(), optional=True)
+        load_json(request, NO_SHOW_REQUEST, optional=True)
         before = self._visible(request, appointment_id, lock=True)
         calendar = self.store.calendar().calendar
         after = domain.mark_no_show(before, calendar=calendar, now=_now())
@@ -216,7 +227,7 @@ class BookingService(PlatformService):
                   "period ago as NO_SHOW",
           body_optional=True)
     def sweep_no_shows(self, request: Request) -> Response:
-        load_json(request, NoShowSweepRequestSchema(), optional=True)
+        load_json(request, NO_SHOW_SWEEP_REQUEST, optional=True)
         calendar = self.store.calendar().calendar
         now = _now()
         marked = []
@@ -227,7 +238,7 @@ class BookingService(PlatformService):
                              subject=after.id, correlation_id=after.id)
             marked.append(after.id)
         self.db.commit()
-        return json_response(NoShowSweepSchema().dump({"marked": marked, "count": len(marked)}))
+        return json_response(NO_SHOW_SWEEP.dump({"marked": marked, "count": len(marked)}))
 
     # -- helpers -------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,10 +20,45 @@ from sqlalchemy.orm import Session
 
 from booking import models
 from booking.dealer_calendar import Calendar, Slot, as_utc
-from booking.domain import HOLDS_CAPACITY, OPEN, Appointment
+from booking.domain import HOLDS_CAPACITY, OPEN, Appointment, CapacityHolder, Status
 from chassis.db import find_database
 
 _appointments = models.appointments
+_calendars = models.calendars
+_slot_locks = models.slot_locks
+
+# The hot path's statements, built once: building and hashing a statement per call cost
+# more CPU than running it. Values come in as bound parameters.
+_DEALER = sa.bindparam("dealer")
+_CALENDAR_VERSION = (sa.select(_calendars.c.configured, _calendars.c.updated_at,
+                               _calendars.c.updated_by)
+                     .where(_calendars.c.dealer_code == _DEALER))
+_CALENDAR_VERSION_LOCKED = {
+    "share": _CALENDAR_VERSION.with_for_update(read=True),
+    "update": _CALENDAR_VERSION.with_for_update(),
+}
+_CALENDAR_DOCUMENT = sa.select(_calendars.c.document).where(_calendars.c.dealer_code == _DEALER)
+_HOLDING = (_appointments.c.dealer_code == _DEALER,
+            _appointments.c.status.in_([str(s) for s in HOLDS_CAPACITY]),
+            _appointments.c.slot_start < sa.bindparam("end"),
+            _appointments.c.slot_end > sa.bindparam("start"))
+_INTERVALS = sa.select(_appointments.c.slot_start, _appointments.c.slot_end).where(*_HOLDING)
+_HOLDING_CAPACITY = sa.select(
+    _appointments.c.id, _appointments.c.status, _appointments.c.slot_start,
+    _appointments.c.slot_end, _appointments.c.plate, _appointments.c.vin).where(*_HOLDING)
+_HOLDING_CAPACITY_BUT = _HOLDING_CAPACITY.where(_appointments.c.id != sa.bindparam("exclude"))
+_ADD = _appointments.insert()
+
+
+# ON CONFLICT DO UPDATE takes the row lock of a row that exists: one statement both creates
+# the missing slot rows and locks them all, in ascending order of start.
+_HOLD_SLOTS_POSTGRESQL = sa.text(
+    "INSERT INTO slot_locks (dealer_code, slot_start) "
+    "SELECT :dealer, start FROM unnest(:starts) AS start ORDER BY start "
+    "ON CONFLICT (dealer_code, slot_start) DO UPDATE SET slot_start = excluded.slot_start"
+).bindparams(sa.bindparam("starts", type_=postgresql.ARRAY(sa.DateTime(timezone=True))))
+# SQLite (embedded mode, one connection: transactions are serial anyway) takes them one by one.
+_HOLD_SLOT_SQLITE = sqlite.insert(_slot_locks).on_conflict_do_nothing()
 
 
 @dataclass(frozen=True)
@@ -33,11 +69,34 @@ class StoredCalendar:
     updated_by: str | None
 
 
+@cache
+def _default_calendar(time_zone: str) -> Calendar:
+    return Calendar.default(time_zone)
+
+
+class CalendarCache:
+    """The site's parsed calendar, kept per process and keyed by the row's version
+    (updated_at, updated_by): every request still reads the version (with its lock), but the
+    document is read and parsed again only after a change, by this process or another."""
+
+    def __init__(self) -> None:
+        self._version: tuple[Any, ...] | None = None
+        self._stored: StoredCalendar | None = None
+
+    def get(self, version: tuple[Any, ...]) -> StoredCalendar | None:
+        return self._stored if version == self._version else None
+
+    def put(self, version: tuple[Any, ...], stored: StoredCalendar) -> None:
+        self._version, self._stored = version, stored
+
+
 class BookingStore:
-    def __init__(self, session: Session, dealer_code: str, default_time_zone: str) -> None:
+    def __init__(self, session: Session, dealer_code: str, default_time_zone: str,
+                 calendars: CalendarCache | None = None) -> None:
         self.session = session
         self.dealer_code = dealer_code
         self.default_time_zone = default_time_zone
+        self.calendars = calendars or CalendarCache()
 
     def _insert(self, table: sa.Table) -> Any:
         dialect = self.session.get_bind().dialect.name
@@ -51,22 +110,26 @@ class BookingStore:
         lock="share": bookings hold it while they check capacity, so a calendar change waits
         for them (and they for it); lock="update": the calendar is about to change.
         """
-        table = models.calendars
-        query = sa.select(table).where(table.c.dealer_code == self.dealer_code)
-        if lock:
-            query = query.with_for_update(read=lock == "share")
-        row = self.session.execute(query).mappings().first()
+        query = _CALENDAR_VERSION_LOCKED[lock] if lock else _CALENDAR_VERSION
+        params = {"dealer": self.dealer_code}
+        row = self.session.execute(query, params).first()
         if row is None and lock:
             # The row must exist to be locked: a fresh site gets a placeholder that stands
             # for the default calendar.
-            self.session.execute(self._insert(table).values(
+            self.session.execute(self._insert(_calendars).values(
                 dealer_code=self.dealer_code, document=Calendar.default().to_document(),
                 configured=False, updated_at=sa.func.now()).on_conflict_do_nothing())
-            row = self.session.execute(query).mappings().first()
-        if row is None or not row["configured"]:
-            return StoredCalendar(Calendar.default(self.default_time_zone), False, None, None)
-        return StoredCalendar(Calendar.from_document(row["document"]), True,
-                              as_utc(row["updated_at"]), row["updated_by"])
+            row = self.session.execute(query, params).first()
+        if row is None or not row.configured:
+            return StoredCalendar(_default_calendar(self.default_time_zone), False, None, None)
+        version = (row.updated_at, row.updated_by)
+        stored = self.calendars.get(version)
+        if stored is None:
+            document = self.session.scalar(_CALENDAR_DOCUMENT, params)
+            stored = StoredCalendar(Calendar.from_document(document), True,
+                                    as_utc(row.updated_at), row.updated_by)
+            self.calendars.put(version, stored)
+        return stored
 
     def save_calendar(self, calendar: Calendar, *, by: str, now: datetime) -> StoredCalendar:
         """Replace the calendar (the caller holds it with lock="update")."""
@@ -87,35 +150,27 @@ class BookingStore:
         starts = sorted({as_utc(slot.start) for slot in slots})
         if not starts:
             return
-        table = models.slot_locks
-        self.session.execute(self._insert(table).values(
-            [{"dealer_code": self.dealer_code, "slot_start": s} for s in starts])
-            .on_conflict_do_nothing())
-        self.session.execute(
-            sa.select(table.c.slot_start)
-            .where(table.c.dealer_code == self.dealer_code, table.c.slot_start.in_(starts))
-            .order_by(table.c.slot_start).with_for_update()).all()
+        if self.session.get_bind().dialect.name == "postgresql":
+            self.session.execute(_HOLD_SLOTS_POSTGRESQL,
+                                 {"dealer": self.dealer_code, "starts": starts})
+        else:
+            self.session.execute(_HOLD_SLOT_SQLITE, [
+                {"dealer_code": self.dealer_code, "slot_start": start} for start in starts])
 
     def intervals(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
         """(start, end) of the appointments holding capacity between start and end."""
-        query = (sa.select(_appointments.c.slot_start, _appointments.c.slot_end)
-                 .where(_appointments.c.dealer_code == self.dealer_code,
-                        _appointments.c.status.in_([str(s) for s in HOLDS_CAPACITY]),
-                        _appointments.c.slot_start < as_utc(end),
-                        _appointments.c.slot_end > as_utc(start)))
-        return [(as_utc(s), as_utc(e)) for s, e in self.session.execute(query)]
+        params = {"dealer": self.dealer_code, "start": as_utc(start), "end": as_utc(end)}
+        return [(as_utc(s), as_utc(e)) for s, e in self.session.execute(_INTERVALS, params)]
 
     def holding_capacity(self, start: datetime, end: datetime,
-                         exclude: str | None = None) -> list[Appointment]:
+                         exclude: str | None = None) -> list[CapacityHolder]:
         """Appointments that hold capacity anywhere between start and end."""
-        query = (sa.select(_appointments)
-                 .where(_appointments.c.dealer_code == self.dealer_code,
-                        _appointments.c.status.in_([str(s) for s in HOLDS_CAPACITY]),
-                        _appointments.c.slot_start < as_utc(end),
-                        _appointments.c.slot_end > as_utc(start)))
+        params = {"dealer": self.dealer_code, "start": as_utc(start), "end": as_utc(end)}
+        query = _HOLDING_CAPACITY
         if exclude is not None:
-            query = query.where(_appointments.c.id != exclude)
-        return [Appointment.from_row(r) for r in self.session.execute(query).mappings()]
+            query, params["exclude"] = _HOLDING_CAPACITY_BUT, exclude
+        return [CapacityHolder(r.id, Status(r.status), as_utc(r.slot_start), as_utc(r.slot_end),
+                               r.plate, r.vin) for r in self.session.execute(query, params)]
 
     # -- appointments ----------------------------------------------------------------------
 
@@ -128,7 +183,7 @@ class BookingStore:
         return Appointment.from_row(row) if row else None
 
     def add(self, appointment: Appointment) -> None:
-        self.session.execute(_appointments.insert().values(**_stored(appointment)))
+        self.session.execute(_ADD, _stored(appointment))
 
     def save(self, appointment: Appointment) -> None:
         values = _stored(appointment)
@@ -191,7 +246,8 @@ class AppointmentBook(DependencyProvider):
         self.dealer_code = settings.dealer_code
         self.time_zone = settings.time_zone
         self.database = find_database(self.container)
+        self.calendars = CalendarCache()
 
     def get_dependency(self, worker_ctx: Any) -> BookingStore:
         return BookingStore(self.database.session_for(worker_ctx), self.dealer_code,
-                            self.time_zone)
+                            self.time_zone, self.calendars)

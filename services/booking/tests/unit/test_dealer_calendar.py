@@ -207,3 +207,14 @@ def test_opening_hours_follow_the_wall_clock_across_daylight_saving():
 ])
 def test_an_impossible_calendar_is_refused_naming_the_field(changes, field):
     assert field in refused(Calendar.from_document, document(**changes))
+
+
+def test_a_days_slots_are_worked_out_once_and_handed_out_as_copies():
+    calendar = Calendar.default("Asia/Shanghai")
+    day = date(2026, 12, 1)
+    first = calendar.slots_on(day)
+    first.clear()  # a caller changing its list changes nobody else's
+    again = calendar.slots_on(day)
+    assert len(again) == 20
+    assert again == Calendar.default("Asia/Shanghai").slots_on(day)
+    assert again[0].start == datetime(2026, 12, 1, 0, 0, tzinfo=UTC)  # 08:00 in Shanghai
