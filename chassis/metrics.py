@@ -6,6 +6,7 @@ mode). Labels stay low-cardinality: entrypoint names and event types, never ids.
 
 from __future__ import annotations
 
+import functools
 import time
 
 from nameko.extensions import DependencyProvider
@@ -81,19 +82,24 @@ def render() -> bytes:
 
 
 def entrypoint_kind(entrypoint: object) -> str:
+    return _kind_of(type(entrypoint))
+
+
+@functools.cache
+def _kind_of(cls: type) -> str:  # asked twice per request: answered once per class
     from nameko.events import EventHandler
     from nameko.rpc import Rpc
     from nameko.web.handlers import HttpRequestHandler
 
     from chassis.consumer import EventEntrypoint
 
-    if isinstance(entrypoint, HttpRequestHandler):
+    if issubclass(cls, HttpRequestHandler):
         return "http"
-    if isinstance(entrypoint, Rpc):
+    if issubclass(cls, Rpc):
         return "rpc"
-    if isinstance(entrypoint, EventEntrypoint | EventHandler):
+    if issubclass(cls, EventEntrypoint | EventHandler):
         return "event"
-    return type(entrypoint).__name__.lower()
+    return cls.__name__.lower()
 
 
 class EntrypointMetrics(DependencyProvider):
