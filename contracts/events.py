@@ -190,6 +190,26 @@ SurveyRequested = EventContract(
     "A follow-up survey is due after delivery: notify sends the customer the link.",
     subject_field="survey_id",
 )
+ConsentChanged = EventContract(
+    "ConsentChanged",
+    1,
+    "crm",
+    p.ConsentChangedData,
+    "What a customer allows changed (per purpose and channel); crm owns consent.",
+    subject_field="customer_id",
+)
+
+# -- notify (headquarters) ------------------------------------------------------------------
+
+ConsentExpressed = EventContract(
+    "ConsentExpressed",
+    1,
+    "notify",
+    p.ConsentExpressedData,
+    "The owner said at notify (退订 reply, unsubscribe link, preferences) what they allow; "
+    "crm records it.",
+    subject_field="customer_id",
+)
 
 ALL: tuple[EventContract, ...] = (
     AppointmentBooked,
@@ -213,4 +233,6 @@ ALL: tuple[EventContract, ...] = (
     ReminderDue,
     SurveyAnswered,
     SurveyRequested,
+    ConsentChanged,
+    ConsentExpressed,
 )

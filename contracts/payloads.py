@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any
 
 from . import fields as f
@@ -50,9 +51,45 @@ QC_STAGES = ("SELF", "INSPECTOR")
 DELIVERY_MODES = ("COUNTER", "HOME_DELIVERY")
 UNITS = ("EA", "SET", "L", "KG", "M")
 REMINDER_REASONS = ("MAINTENANCE", "INSURANCE", "ANNUAL_INSPECTION", "DECLINED_WORK", "RECALL")
+# What a customer consents to (crm owns consent; notify applies it).
+CONSENT_PURPOSES = ("SERVICE", "MARKETING")
+CONSENT_CHANNELS = ("SMS", "WECHAT", "PHONE", "APP", "EMAIL")
+# Where a consent change was made: the call centre at crm, or the owner at notify.
+CONSENT_VIA = ("CALL_CENTRE", "SMS_REPLY", "UNSUBSCRIBE_LINK", "PREFERENCES")
+# The consent purpose of each reminder reason: one rule for crm (who is chosen) and notify
+# (what is sent). A reminder invites the owner to buy a service (a booking, a renewal, the
+# work they declined, the dealer's inspection errand), so it is a marketing message under the
+# market's rules: it needs an opt-in, carries the 退订 path, and 退订 stops it. A recall is
+# different: a safety notice the maker owes every owner of the car, so it is a service message
+# (sent until the customer withdraws service messages at the call centre).
+REMINDER_PURPOSE: Mapping[str, str] = MappingProxyType(
+    {
+        "MAINTENANCE": "MARKETING",
+        "INSURANCE": "MARKETING",
+        "ANNUAL_INSPECTION": "MARKETING",
+        "DECLINED_WORK": "MARKETING",
+        "RECALL": "SERVICE",
+    }
+)
 SURVEY_CHANNELS = ("APP", "WECHAT", "SMS", "PHONE", "WEB")
 
 MAX_MILEAGE_KM = 2_000_000
+
+
+def consent_supersedes(stored: tuple[bool, datetime] | None, granted: bool, at: datetime) -> bool:
+    """Whether a consent change made at `at` replaces the stored (granted, changed at) of the
+    same customer, purpose and channel.
+
+    Changes arrive late, twice and out of order, from crm's call centre and from the owner at
+    notify: the later change wins; at the same instant a withdrawal wins, so a redelivered
+    grant never undoes a 退订.
+    """
+    if stored is None:
+        return True
+    stored_granted, stored_at = stored
+    if at != stored_at:
+        return at > stored_at
+    return stored_granted and not granted
 
 
 # -- helpers for cross-field checks (marshmallow only) -----------------------------------------
@@ -620,3 +657,34 @@ class SurveyAnsweredData(ContractSchema):
     comment = f.text(1000, required=False, description="Customer's comment (回访意见).")
     channel = f.choice(SURVEY_CHANNELS, required=False)
     answered_at = f.timestamp()
+
+
+class ConsentChangedData(ContractSchema):
+    customer_id = f.ident(description="Customer id in crm.")
+    aliases = f.list_of(
+        f.ident(),
+        max_items=50,
+        required=False,
+        description="The dealer sites' ids of the same customer (notify knows them by these).",
+    )
+    purpose = f.choice(CONSENT_PURPOSES)
+    channels = f.list_of(
+        f.choice(CONSENT_CHANNELS), min_items=1, max_items=5, description="Channels changed."
+    )
+    granted = f.boolean(description="True: allowed from now on; false: withdrawn.")
+    via = f.choice(CONSENT_VIA, description="Where the customer made the change.")
+    changed_at = f.timestamp(
+        description="When the customer made the change; a change never overwrites a later one."
+    )
+
+
+# -- notify (headquarters) ----------------------------------------------------------------------
+
+
+class ConsentExpressedData(ContractSchema):
+    customer_id = f.ident(description="The customer id notify knows the owner by.")
+    purpose = f.choice(CONSENT_PURPOSES)
+    channels = f.list_of(f.choice(CONSENT_CHANNELS), min_items=1, max_items=5)
+    granted = f.boolean(description="False for 退订 (SMS reply or link).")
+    via = f.choice(CONSENT_VIA)
+    expressed_at = f.timestamp(description="When the owner said it.")

@@ -11,6 +11,7 @@ redelivered events change nothing.
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import time as clock
@@ -112,19 +113,31 @@ class Headquarters:
         """Wait until every service applied each event it consumes once — the sites' and
         crm's own — and, given the duplicate counts `since` before publishing, skipped every
         further copy."""
-        crm_events = [e for kind in ("aftersales.ReminderDue.v1",
-                                     "aftersales.SurveyRequested.v1",
-                                     "aftersales.SurveyAnswered.v1")
-                      for e in self.crm.outbox(kind)]
+        # Headquarters' own events too: crm's reminders, surveys and consent changes, and
+        # the 退订 notify passes to crm. One answers another (crm records notify's 退订 and
+        # announces it), so they are read again until every service has applied all of them.
+        def applied_all() -> bool:
+            own = self.outbox("crm") + self.outbox("notify")
+            return all(self.inbox(service) == len({e["id"] for e in published + own
+                                                   if e["type"] in types})
+                       for service, types in CONSUMED.items())
+
+        wait_for(applied_all, message="every service applied every event once")
+        if since is None:
+            return
+        own = self.outbox("crm") + self.outbox("notify")
         for service, types in CONSUMED.items():
-            mine = [e for e in published + crm_events if e["type"] in types]
-            distinct = len({e["id"] for e in mine})
-            wait_for(lambda: self.inbox(service) == distinct,  # noqa: B023
-                     message=f"{service} applied {distinct} events")
-            if since is not None:
-                copies = len(mine) - distinct
-                wait_for(lambda: duplicates_skipped(service) >= since[service] + copies,  # noqa: B023
-                         message=f"{service} skipped {copies} copies")
+            mine = [e for e in published + own if e["type"] in types]
+            copies = len(mine) - len({e["id"] for e in mine})
+            wait_for(lambda: duplicates_skipped(service) >= since[service] + copies,  # noqa: B023
+                     message=f"{service} skipped {copies} copies")
+
+    def outbox(self, service: str) -> list[dict[str, Any]]:
+        """Every event the service wrote to its outbox."""
+        engine = {"crm": self.crm.engine, "notify": self.notify_engine}[service]
+        with engine.connect() as conn:
+            return [json.loads(p) for p in conn.execute(
+                sa.text("SELECT payload FROM outbox ORDER BY id")).scalars()]
 
     def kpis(self, headers: dict[str, str] = ANALYST, **params: str) -> dict[str, Any]:
         answer = requests.get(f"{self.bi_url}/kpis", headers=headers, params=params,
@@ -143,9 +156,11 @@ class Headquarters:
             return [dict(r) for r in conn.execute(sa.select(table).order_by(table.c.id))
                     .mappings()]
 
-    def preferences(self, customer_id: str, **choices: Any) -> None:
-        answer = requests.put(f"{self.notify_url}/customers/{customer_id}/preferences",
-                              json=choices, headers=OPERATOR, timeout=15)
+    def consent(self, customer_id: str, purpose: str, granted: bool, *channels: str) -> None:
+        """The call centre records a consent at crm, which owns it."""
+        body = {"consents": [{"purpose": purpose, "channel": c, "granted": granted}
+                             for c in channels]}
+        answer = self.crm.put(f"/customers/{customer_id}/consents", body)
         assert answer.status_code == 200, answer.text
 
 
@@ -465,13 +480,12 @@ def test_reminders_fall_due_on_the_right_day_and_notify_tells_the_customer(hq) -
     history = reminder_histories()
     hq.publish(*history)
     hq.settle(history)
-    withdrawn = [{"purpose": "SERVICE", "channel": c, "granted": False}
-                 for c in ("SMS", "WECHAT", "PHONE", "APP", "EMAIL")]
-    assert hq.crm.put("/customers/C-OPTED-OUT/consents", {"consents": withdrawn}
-                      ).status_code == 200
-    # notify counts maintenance invitations as marketing: both customers opted in there.
-    hq.preferences("C-KM", marketing_consent=True)
-    hq.preferences("C-TIME", marketing_consent=True)
+    # A maintenance invitation is marketing (the contract's rule, for crm and notify alike):
+    # three customers opted in at the call centre, one said no. Nobody sets consent at notify:
+    # crm's ConsentChanged events carry it there.
+    for customer in ("C-KM", "C-TIME", "C-BOOKED"):
+        hq.consent(customer, "MARKETING", True, "SMS")
+    hq.consent("C-OPTED-OUT", "MARKETING", False, "SMS", "WECHAT", "PHONE", "APP", "EMAIL")
 
     # Both cars fall due on 6 October, raised 14 days ahead: not on 21 September ...
     early = hq.crm.post("/reminder-runs", {"date": "2025-09-21"})
@@ -505,6 +519,13 @@ def test_reminders_fall_due_on_the_right_day_and_notify_tells_the_customer(hq) -
     reply = requests.post(f"{hq.notify_url}/inbound/sms", data=body, headers=headers,
                           timeout=15)
     assert reply.status_code == 200 and reply.json()["unsubscribe"] is True
+    # crm hears of it: the 360 shows marketing withdrawn, said at notify.
+    hq.settle(history)
+    consents = {(c["purpose"], c["channel"]): (c["granted"], c["recorded_by"])
+                for c in hq.crm.get("/customers/C-TIME", headers=AGENT).json()["consents"]}
+    assert consents[("MARKETING", "SMS")] == (False, "notify:SMS_REPLY")
+    assert {granted for (purpose, _), (granted, _) in consents.items()
+            if purpose == "MARKETING"} == {False}
 
     hq.clock.set(shanghai("2025-09-23T08:00:00"))
     hq.dispatch()
@@ -522,6 +543,14 @@ def test_reminders_fall_due_on_the_right_day_and_notify_tells_the_customer(hq) -
               "to": (today + timedelta(days=1)).isoformat()}
     for dealer in ("D001", "D002"):
         assert hq.kpis(dealer=dealer, **around)["reminder_booking_rate"] == "0.0000"
+
+    # The next run does not choose C-TIME: both cars' insurance falls due, only C-KM is told.
+    for vin in (VIN_KM, VIN_TIME):
+        assert hq.crm.put(f"/vehicles/{vin}/dates", {"insurance_expires_on": "2025-10-10"}
+                          ).status_code == 200
+    assert hq.crm.post("/reminder-runs", {"date": "2025-09-23"}).json()["raised"] == 1
+    assert [e["data"]["customer_id"] for e in hq.crm.outbox("aftersales.ReminderDue.v1")
+            if e["data"]["reason"] == "INSURANCE"] == ["C-KM"]
 
 
 # -- follow-up ------------------------------------------------------------------------------

@@ -17,21 +17,23 @@ from calendar import monthrange
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from contracts.payloads import CONSENT_CHANNELS, CONSENT_PURPOSES, REMINDER_PURPOSE
+
 MAINTENANCE = "MAINTENANCE"
 INSURANCE = "INSURANCE"
 ANNUAL_INSPECTION = "ANNUAL_INSPECTION"
 DECLINED_WORK = "DECLINED_WORK"
 RECALL = "RECALL"
 
-# Consent purposes and channels (per customer; see Consents).
+# Consent purposes and channels (per customer; see Consents), as published in the contract.
 SERVICE_MESSAGES = "SERVICE"
 MARKETING = "MARKETING"
-PURPOSES = (SERVICE_MESSAGES, MARKETING)
-CHANNELS = ("SMS", "WECHAT", "PHONE", "APP", "EMAIL")
+PURPOSES = CONSENT_PURPOSES
+CHANNELS = CONSENT_CHANNELS
 
-# Insurance renewal is a sale, hence marketing; the others are about the car's service.
-PURPOSE_OF = {MAINTENANCE: SERVICE_MESSAGES, ANNUAL_INSPECTION: SERVICE_MESSAGES,
-              DECLINED_WORK: SERVICE_MESSAGES, RECALL: SERVICE_MESSAGES, INSURANCE: MARKETING}
+# The contract's rule, shared with notify: a recall is a service message, every other
+# reminder invites a sale and is marketing (see contracts.payloads.REMINDER_PURPOSE).
+PURPOSE_OF = REMINDER_PURPOSE
 
 DEFAULT_KM_PER_DAY = 40
 # Visits closer together than this say little about how much the car is driven.
@@ -123,6 +125,7 @@ class Consents:
 
     def channels_for(self, purpose: str) -> list[str]:
         return [c for c in CHANNELS if self.allows(purpose, c)]
+
 
 
 @dataclass

@@ -353,22 +353,54 @@ class CrmService(PlatformService):
           summary="Record what the customer allows, per purpose (SERVICE, MARKETING) and channel")
     def put_consents(self, request: Request, customer_id: str) -> Response:
         body = load_json(request, ConsentsRequestSchema())
-        store = self.store
+        store = self.projection  # consent changes from notify's events take turns with this
         if store.customer(customer_id) is None:
-            raise NotFound(f"no customer {customer_id}")
+            # A site's customer id works too, as for the 360.
+            customer_id = store.customer_of_alias(customer_id) or customer_id
+            if store.customer(customer_id) is None:
+                raise NotFound(f"no customer {customer_id}")
         by, now = identity_of(request).subject, _now()
+        changes: dict[tuple[str, bool], list[str]] = {}
         for consent in body["consents"]:
-            key = {"customer_id": customer_id, "purpose": consent["purpose"],
-                   "channel": consent["channel"]}
-            self.db.execute(m.consents.delete().where(
-                *[m.consents.c[k] == v for k, v in key.items()]))
-            self.db.execute(m.consents.insert().values(
-                **key, granted=consent["granted"], recorded_at=now, recorded_by=by))
+            changes.setdefault((consent["purpose"], consent["granted"]), []).append(
+                consent["channel"])
+        for (purpose, granted), channels in changes.items():
+            self._record_consent(store, customer_id, purpose, channels, granted, now,
+                                 via="CALL_CENTRE", by=by)
         self.db.commit()
         rows = store.rows(m.consents, m.consents.c.customer_id == customer_id,
                           order=m.consents.c.purpose)
         return json_response({"customer_id": customer_id, "consents": [
             {"purpose": r.purpose, "channel": r.channel, "granted": r.granted} for r in rows]})
+
+    def _record_consent(self, store: Store, customer_id: str, purpose: str,
+                        channels: list[str], granted: bool, at: datetime, *, via: str,
+                        by: str) -> None:
+        """Record a consent change and tell notify (and anyone else) what changed."""
+        changed = store.record_consent(customer_id, purpose, channels, granted, at, by)
+        if not changed:
+            return  # stale or repeated: nothing to announce
+        data: dict[str, Any] = {"customer_id": customer_id, "purpose": purpose,
+                                "channels": changed, "granted": granted, "via": via,
+                                "changed_at": at.isoformat()}
+        aliases = store.aliases_of(customer_id)
+        if aliases:
+            data["aliases"] = aliases[:50]
+        self.outbox.emit(events.ConsentChanged, data, subject=customer_id,
+                         correlation_id=customer_id)
+
+    @handle_event("notify", events.ConsentExpressed)
+    def on_consent_expressed(self, event: dict) -> None:
+        """The owner said 退订 (or changed their preferences) at notify: crm, which owns
+        consent, records it, so the next reminder run does not choose them."""
+        d = event["data"]
+        at = timestamp(d["expressed_at"])
+        store = self.projection
+        # notify knows the owner by a site's customer id; the booking may not be here yet.
+        customer_id = (store.customer_of_alias(d["customer_id"])
+                       or store.resolve_customer(d["customer_id"], at))
+        self._record_consent(store, customer_id, d["purpose"], d["channels"], d["granted"],
+                             at, via=d["via"], by=f"notify:{d['via']}")
 
     @http("PUT", "/customers/<string:customer_id>/identity", roles=CALL_CENTRE,
           request=ProfileRequestSchema, status=204,

@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from contracts.payloads import consent_supersedes
 from crm import leads
 from crm import models as m
 from crm.privacy import Vault
@@ -107,13 +108,41 @@ class Store:
                       m.appointments, m.reminders, m.surveys, m.complaints, m.leads):
             s.execute(table.update().where(table.c.customer_id == gone)
                       .values(customer_id=keep))
-        kept = {row.channel + row.purpose for row in s.execute(
-            sa.select(m.consents).where(m.consents.c.customer_id == keep))}
         for row in s.execute(sa.select(m.consents).where(m.consents.c.customer_id == gone)).all():
-            if row.channel + row.purpose not in kept:
-                s.execute(m.consents.insert().values({**row._mapping, "customer_id": keep}))
+            # Each purpose and channel keeps the person's latest change, from either record.
+            self.record_consent(keep, row.purpose, [row.channel], row.granted,
+                                aware(row.recorded_at), row.recorded_by)
         s.execute(m.consents.delete().where(m.consents.c.customer_id == gone))
         s.execute(m.customers.delete().where(m.customers.c.id == gone))
+
+    # -- consents --------------------------------------------------------------------------
+
+    def record_consent(self, customer_id: str, purpose: str, channels: list[str],
+                       granted: bool, at: datetime, by: str) -> list[str]:
+        """One consent change for some of the customer's channels; the channels whose consent
+        it changed. A change older than the one stored, or the same one again, changes nothing;
+        a later one saying what is stored only moves its time."""
+        s, c = self.session, m.consents.c
+        stored = {row.channel: (row.granted, aware(row.recorded_at)) for row in s.execute(
+            sa.select(m.consents).where(c.customer_id == customer_id, c.purpose == purpose,
+                                        c.channel.in_(channels)).with_for_update())}
+        changed = []
+        for channel in dict.fromkeys(channels):
+            if not consent_supersedes(stored.get(channel), granted, at):
+                continue
+            key = {"customer_id": customer_id, "purpose": purpose, "channel": channel}
+            s.execute(m.consents.delete().where(*[c[k] == v for k, v in key.items()]))
+            s.execute(m.consents.insert().values(**key, granted=granted, recorded_at=at,
+                                                 recorded_by=by[:64]))
+            if channel not in stored or stored[channel][0] != granted:
+                changed.append(channel)
+        return changed
+
+    def aliases_of(self, customer_id: str) -> list[str]:
+        """The sites' ids of the customer, other than crm's own id."""
+        a = m.customer_aliases.c
+        return sorted(self.session.scalars(sa.select(a.alias).where(
+            a.customer_id == customer_id, a.alias != customer_id)))
 
     # -- vehicles --------------------------------------------------------------------------
 

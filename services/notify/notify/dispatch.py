@@ -36,6 +36,7 @@ from notify.domain import (
     Suppression,
     TokenBucket,
     Waiting,
+    consent_suppression,
     parse_clock,
     render,
     unsubscribe_token,
@@ -183,11 +184,10 @@ class Dispatcher:
             return store.update_delivery(self.session, row["id"], due_at=now + timedelta(
                 minutes=5), reason=Waiting.AWAITING_CONTACT.value, **updates)
         kind = Kind(row["kind"])
-        if row["purpose"] == Purpose.MARKETING.value:
-            if contact.get("unsubscribed_at") is not None:
-                return self._suppress(row, Suppression.UNSUBSCRIBED, summary, updates)
-            if not contact.get("marketing_consent"):
-                return self._suppress(row, Suppression.NO_CONSENT, summary, updates)
+        refused = consent_suppression(kind, Purpose(row["purpose"]), Channel(row["channel"]),
+                                      store.consents(self.session, contact["customer_id"]))
+        if refused:
+            return self._suppress(row, refused, summary, updates)
         if (kind in SUPERSEDED_BY_DELIVERY or kind is Kind.READY_FOR_PICKUP) and ro \
                 and ro.get("delivered_at") is not None:
             return self._suppress(row, Suppression.SUPERSEDED, summary, updates)

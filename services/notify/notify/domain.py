@@ -17,6 +17,8 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from contracts.payloads import REMINDER_PURPOSE
+
 DEFAULT_TIME_ZONE = "Asia/Shanghai"
 DEFAULT_LANGUAGE = "zh-CN"
 LANGUAGES = ("zh-CN", "en")
@@ -37,7 +39,7 @@ class Kind(StrEnum):
 
 
 class Purpose(StrEnum):
-    SERVICE = "SERVICE"      # about work the customer asked for: no consent needed
+    SERVICE = "SERVICE"      # their own car's service, or a recall: no opt-in needed
     MARKETING = "MARKETING"  # invitations: consent, unsubscribe path, quiet hours
 
 
@@ -75,16 +77,37 @@ class Waiting(StrEnum):
     RETRY = "RETRY"                        # the last attempt failed; backing off
 
 
-# -- which messages are marketing ------------------------------------------------------------
+# -- which messages are marketing, and who allowed what ------------------------------------
 
-# A recall is a safety notice the maker owes the owner; the other reminders invite business.
-SERVICE_REMINDER_REASONS = frozenset({"RECALL"})
+# crm's consent channel for each of notify's channels (an app push goes to the owner app).
+CONSENT_CHANNEL = {Channel.SMS: "SMS", Channel.EMAIL: "EMAIL", Channel.WECHAT: "WECHAT",
+                   Channel.PUSH: "APP"}
 
 
 def purpose_of(kind: Kind, reminder_reason: str | None = None) -> Purpose:
-    if kind is Kind.REMINDER_DUE and reminder_reason not in SERVICE_REMINDER_REASONS:
-        return Purpose.MARKETING
+    """Reminders follow the contract's rule (crm chooses by the same one); every other
+    message is about the owner's own booking or car, a service message."""
+    if kind is Kind.REMINDER_DUE:
+        return Purpose(REMINDER_PURPOSE.get(str(reminder_reason), Purpose.MARKETING.value))
     return Purpose.SERVICE
+
+
+def consent_suppression(kind: Kind, purpose: Purpose, channel: Channel,
+                        given: dict[tuple[str, str], bool]) -> Suppression | None:
+    """Why a message must not go out on `channel` given the customer's consents (crm's, per
+    purpose and channel), or None.
+
+    Marketing needs an opt-in on the channel; a service reminder (a recall) goes out until the
+    customer withdraws it. Notices about the owner's own booking or car (booking confirmed,
+    car received, inspection, quote, pickup, survey) answer what they asked for: no consent
+    rule stops them, 退订 included.
+    """
+    if purpose is Purpose.SERVICE and kind is not Kind.REMINDER_DUE:
+        return None
+    explicit = given.get((purpose.value, CONSENT_CHANNEL[channel]))
+    if explicit is None:
+        return Suppression.NO_CONSENT if purpose is Purpose.MARKETING else None
+    return None if explicit else Suppression.UNSUBSCRIBED
 
 
 # Messages about a repair order that say nothing useful once the car has been handed back.

@@ -26,9 +26,20 @@ contacts = sa.Table(
     sa.Column("language", sa.String(8), nullable=False, server_default="zh-CN"),
     sa.Column("time_zone", sa.String(64)),
     sa.Column("channels", sa.String(64)),  # preferred channels, comma-separated; NULL = default
-    sa.Column("marketing_consent", sa.Boolean, nullable=False, server_default=sa.false()),
-    sa.Column("unsubscribed_at", sa.DateTime(timezone=True)),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# What the customer allows, per purpose and channel (crm's channel names): crm owns consent
+# and sends each change (ConsentChanged); a 退订 here is applied at once and sent to crm.
+consents = sa.Table(
+    "consents", metadata,
+    sa.Column("customer_id", sa.String(64), primary_key=True),
+    sa.Column("purpose", sa.String(12), primary_key=True),
+    sa.Column("channel", sa.String(10), primary_key=True),
+    sa.Column("granted", sa.Boolean, nullable=False),
+    # When the customer made the change: an older change never overwrites a newer one.
+    sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("via", sa.String(20), nullable=False),
 )
 
 appointments = sa.Table(

@@ -22,8 +22,10 @@ from chassis.consumer import handle_event
 from chassis.db import Database
 from chassis.errors import Conflict, NotFound, Unauthorized
 from chassis.http import PUBLIC, http, identity_of, json_response, load_json, load_query
+from chassis.outbox import Outbox
 from chassis.service import PlatformService
 from contracts import events
+from contracts.payloads import CONSENT_CHANNELS
 from notify import models, store
 from notify import schemas as s
 from notify.channels import ChannelAdapter, build_adapter, verify_signature
@@ -113,6 +115,7 @@ def _time(value: str | None) -> datetime | None:
 class NotifyService(PlatformService):
     name = "notify"
     db = Database(models.metadata)
+    outbox = Outbox()
     clock = Clock()
     runtime = NotifyRuntime()
 
@@ -260,6 +263,30 @@ class NotifyService(PlatformService):
         self._queue(Kind.SURVEY, event, data["survey_id"], customer_id=data["customer_id"],
                     repair_order_id=data["repair_order_id"], params={"link": link})
 
+    @handle_event("crm", events.ConsentChanged)
+    def on_consent_changed(self, event: dict) -> None:
+        """crm owns consent: its change applies to the customer under crm's id and under each
+        site's id notify may know them by. A stale or repeated change changes nothing."""
+        data = event["data"]
+        at = _time(data["changed_at"])
+        assert at is not None
+        for customer_id in dict.fromkeys([data["customer_id"], *data.get("aliases", [])]):
+            store.record_consent(self.db, customer_id, data["purpose"], data["channels"],
+                                 data["granted"], at, data["via"])
+
+    def _express(self, customer_id: str, granted: bool, via: str) -> None:
+        """The owner said here whether they want marketing: applied at once (it also stops
+        what is already queued) and sent to crm, which owns consent and chooses reminders."""
+        # The wall clock, not the dispatcher's: the time is compared with crm's changes.
+        now = datetime.now(UTC)
+        changed = store.record_consent(self.db, customer_id, "MARKETING", list(CONSENT_CHANNELS),
+                                       granted, now, via)
+        if changed:
+            self.outbox.emit(events.ConsentExpressed, {
+                "customer_id": customer_id, "purpose": "MARKETING", "channels": changed,
+                "granted": granted, "via": via, "expressed_at": now.isoformat()},
+                subject=customer_id, correlation_id=customer_id)
+
     # -- sending ----------------------------------------------------------------------------
 
     def _dispatcher(self) -> Dispatcher:
@@ -320,9 +347,11 @@ class NotifyService(PlatformService):
         values = dict(load_json(request, s.PreferencesSchema()))
         if "channels" in values:
             values["channels"] = ",".join(dict.fromkeys(values["channels"]))
-        if values.get("marketing_consent"):
-            values["unsubscribed_at"] = None  # a new, explicit consent lifts an old 退订
+        consent = values.pop("marketing_consent", None)
         row = store.save_preferences(self.db, customer_id, values, self.clock.now())
+        if consent is not None:
+            # A new, explicit consent lifts an old 退订; crm records either.
+            self._express(customer_id, consent, "PREFERENCES")
         self.db.commit()
         return json_response(self._contact_view(row))
 
@@ -339,8 +368,12 @@ class NotifyService(PlatformService):
     def _contact_view(self, row: dict[str, Any]) -> dict[str, Any]:
         channels = (row["channels"].split(",") if row.get("channels")
                     else [c.value for c in self.runtime.config.default_channels])
+        marketing = [granted for (purpose, _), granted
+                     in store.consents(self.db, row["customer_id"]).items()
+                     if purpose == "MARKETING"]
         return s.ContactView().dump({
-            **row, "channels": channels, "unsubscribed": row.get("unsubscribed_at") is not None,
+            **row, "channels": channels, "marketing_consent": any(marketing),
+            "unsubscribed": bool(marketing) and not any(marketing),
             "phone_known": row.get("phone_sealed") is not None})
 
     @http("POST", "/inbound/sms", roles=PUBLIC, request=s.InboundSmsSchema,
@@ -355,11 +388,10 @@ class NotifyService(PlatformService):
         message = load_json(request, s.InboundSmsSchema())
         if not is_unsubscribe(message["text"]):
             return json_response({"unsubscribe": False, "customers": 0})
-        now = self.clock.now()
         customers = store.customers_with_phone(self.db,
                                                self.runtime.cipher.phone_hash(message["from_"]))
         for customer_id in customers:
-            store.unsubscribe(self.db, customer_id, now)
+            self._express(customer_id, False, "SMS_REPLY")
         self.db.commit()
         log.info("unsubscribe by SMS reply for %d customer(s)", len(customers))
         return json_response({"unsubscribe": True, "customers": len(customers)})
@@ -368,9 +400,9 @@ class NotifyService(PlatformService):
           summary="The unsubscribe link in marketing messages (a page in zh-CN and en)")
     def unsubscribe_link(self, request: Request, token: str) -> Response:
         customer_id = customer_of_token(self.runtime.link_secret, token)
-        if customer_id is None or not store.unsubscribe(self.db, customer_id,
-                                                        self.clock.now()):
+        if customer_id is None or store.contact(self.db, customer_id) is None:
             raise NotFound("this unsubscribe link is not valid")
+        self._express(customer_id, False, "UNSUBSCRIBE_LINK")
         self.db.commit()
         page = ("<!doctype html><html lang=\"zh-CN\"><meta charset=\"utf-8\">"
                 "<title>退订成功 / Unsubscribed</title>"

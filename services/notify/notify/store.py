@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from contracts.payloads import consent_supersedes
 from notify import models
 from notify.domain import Channel, Kind, Purpose, Status, dedupe_key
 
@@ -125,12 +126,39 @@ def save_preferences(session: Session, customer_id: str, values: dict[str, Any],
     return found
 
 
-def unsubscribe(session: Session, customer_id: str, now: datetime) -> bool:
-    result = session.execute(
-        sa.update(models.contacts).where(models.contacts.c.customer_id == customer_id)
-        .values(unsubscribed_at=sa.func.coalesce(models.contacts.c.unsubscribed_at, utc(now)),
-                marketing_consent=False, updated_at=utc(now)))
-    return bool(result.rowcount)
+def consents(session: Session, customer_id: str) -> dict[tuple[str, str], bool]:
+    """What the customer allows: (purpose, crm channel) -> granted; absent = never said."""
+    table = models.consents
+    return {(row.purpose, row.channel): row.granted for row in session.execute(
+        sa.select(table).where(table.c.customer_id == customer_id))}
+
+
+def record_consent(session: Session, customer_id: str, purpose: str, channels: list[str],
+                   granted: bool, at: datetime, via: str) -> list[str]:
+    """One consent change (from crm, or the owner here); the channels whose consent it
+    changed. An older change than the one stored, or the same one again, changes nothing; a
+    later one saying what is stored only moves its time."""
+    table, c = models.consents, models.consents.c
+    at = utc(at)
+    changed = []
+    for channel in dict.fromkeys(channels):
+        key = {"customer_id": customer_id, "purpose": purpose, "channel": channel}
+        values = {"granted": granted, "changed_at": at, "via": via}
+        inserted = session.execute(_insert(session, table).values(**key, **values)
+                                   .on_conflict_do_nothing()).rowcount
+        if not inserted:
+            # The row exists: lock it, then let the contract's rule decide.
+            row = session.execute(sa.select(table).where(
+                *[c[k] == v for k, v in key.items()]).with_for_update()).one()
+            stored = (row.granted, aware({"at": row.changed_at})["at"])
+            if not consent_supersedes(stored, granted, at):
+                continue
+            session.execute(sa.update(table).where(*[c[k] == v for k, v in key.items()])
+                            .values(**values))
+            if row.granted == granted:
+                continue
+        changed.append(channel)
+    return changed
 
 
 def customers_with_phone(session: Session, phone_hash: str) -> list[str]:

@@ -98,6 +98,12 @@ def quote_approved(dealer: str, ro: str, customer_id: str) -> dict[str, Any]:
                       quote_id=f"Q-{ro}-1", customer_id=customer_id, signed_by=customer_id)
 
 
+def consents(purpose: str, granted: bool, *channels: str) -> dict[str, Any]:
+    """A body for PUT /customers/<id>/consents: `purpose` on `channels` (default: all)."""
+    return {"consents": [{"purpose": purpose, "channel": c, "granted": granted}
+                         for c in channels or ("SMS", "WECHAT", "PHONE", "APP", "EMAIL")]}
+
+
 class Publisher:
     """Publishes site events on the test vhost, as the forwarding from the sites would."""
 
@@ -143,6 +149,12 @@ class Crm:
 
     def inbox(self) -> int:
         return self.count("SELECT count(*) FROM inbox")
+
+    def opt_in(self, customer_id: str, *channels: str) -> None:
+        """The call centre records the customer's marketing opt-in (reminders invite a sale)."""
+        answer = self.put(f"/customers/{customer_id}/consents",
+                          consents("MARKETING", True, *(channels or ("SMS",))))
+        assert answer.status_code == 200, answer.text
 
     def outbox(self, event_type: str) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:

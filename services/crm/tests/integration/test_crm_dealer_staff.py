@@ -41,6 +41,7 @@ def two_dealers(crm, sites) -> None:
         delivered("D002", "RO-9", "site2-cust", vin=OTHER_VIN, mileage=8_001,
                   delivered_at="2025-06-03T17:00:00+08:00"))
     wait_for(lambda: crm.inbox() == 9, message="both dealers' events applied")
+    crm.opt_in("site1-cust")
 
 
 def test_dealer_staff_see_the_customer_as_seen_at_their_own_dealer(crm, sites) -> None:

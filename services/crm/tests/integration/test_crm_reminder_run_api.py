@@ -9,6 +9,7 @@ from services.crm.tests.integration.crm_hq import (
     OPERATOR,
     VIN,
     booked,
+    consents,
     delivered,
     opened,
     quote_approved,
@@ -17,9 +18,9 @@ from services.crm.tests.integration.crm_hq import (
 OTHER_VIN = "1M8GDM9AXKP042788"
 
 
-def visit_history(sites, crm) -> None:
+def visit_history(sites, crm, *, opt_in: bool = True) -> None:
     """A car serviced at D001 in September 2024 at 20,000 km and in March 2025 at ~30,000 km,
-    where the customer declined an alignment."""
+    where the customer declined an alignment; with `opt_in`, they agreed to invitations."""
     sites.publish(
         opened("D001", "RO-1", "cust-1", mileage=20_000, opened_at="2024-09-18T09:00:00+08:00"),
         delivered("D001", "RO-1", "cust-1", mileage=20_000,
@@ -28,6 +29,8 @@ def visit_history(sites, crm) -> None:
         quote_approved("D001", "RO-2", "cust-1"),
         delivered("D001", "RO-2", "cust-1"))
     wait_for(lambda: crm.inbox() == 5, message="the visits applied")
+    if opt_in:
+        crm.opt_in("cust-1")
 
 
 def test_reminders_are_raised_once_each_with_their_event(crm, sites) -> None:
@@ -72,15 +75,12 @@ def test_a_booking_from_a_reminder_takes_it_off_the_due_list(crm, sites) -> None
 
 def test_opted_out_or_already_booked_customers_are_not_reminded(crm, sites) -> None:
     visit_history(sites, crm)
-    withdrawn = [{"purpose": "SERVICE", "channel": c, "granted": False}
-                 for c in ("SMS", "WECHAT", "PHONE", "APP", "EMAIL")]
-    answer = crm.put("/customers/cust-1/consents", {"consents": withdrawn})
+    answer = crm.put("/customers/cust-1/consents", consents("MARKETING", False))
     assert answer.status_code == 200, answer.text
     run = crm.post("/reminder-runs", {"date": "2025-09-10"}).json()
     assert (run["raised"], run["suppressed"]) == (0, {"OPTED_OUT": 2})
 
-    crm.put("/customers/cust-1/consents",
-            {"consents": [{"purpose": "SERVICE", "channel": "WECHAT", "granted": True}]})
+    crm.opt_in("cust-1", "WECHAT")
     # Booked for a date after the run: the open appointment stops the reminders.
     sites.publish(booked("D002", "APT-5", "cust-1", booked_at="2025-09-01T10:00:00+08:00",
                          slot_start="2025-09-20T09:30:00+08:00"))
@@ -90,7 +90,7 @@ def test_opted_out_or_already_booked_customers_are_not_reminded(crm, sites) -> N
 
 
 def test_insurance_and_inspection_dates_and_a_recall_campaign(crm, sites) -> None:
-    visit_history(sites, crm)
+    visit_history(sites, crm, opt_in=False)
     dates = crm.put(f"/vehicles/{VIN}/dates", {"inspection_due_on": "2025-05-01",
                                               "insurance_expires_on": "2025-05-10"})
     assert dates.status_code == 200, dates.text
@@ -108,9 +108,14 @@ def test_insurance_and_inspection_dates_and_a_recall_campaign(crm, sites) -> Non
 
     run = crm.post("/reminder-runs", {"date": "2025-04-20"}).json()
     reasons = sorted(e["data"]["reason"] for e in crm.outbox("aftersales.ReminderDue.v1"))
-    # Insurance renewal is marketing: no opt-in yet, so it is held back.
-    assert reasons == ["ANNUAL_INSPECTION", "DECLINED_WORK", "RECALL"]
-    assert run["suppressed"] == {"OPTED_OUT": 1}
+    # Without an opt-in only the recall (a safety notice) goes out; the renewal, the
+    # inspection errand and the declined work are invitations, held back.
+    assert reasons == ["RECALL"]
+    assert run["suppressed"] == {"OPTED_OUT": 3}
+    crm.opt_in("cust-1")
+    crm.post("/reminder-runs", {"date": "2025-04-20"})
+    reasons = sorted(e["data"]["reason"] for e in crm.outbox("aftersales.ReminderDue.v1"))
+    assert reasons == ["ANNUAL_INSPECTION", "DECLINED_WORK", "INSURANCE", "RECALL"]
     recall = next(e for e in crm.outbox("aftersales.ReminderDue.v1")
                   if e["data"]["reason"] == "RECALL")
     assert recall["data"]["campaign_code"] == "RC-2025-07"

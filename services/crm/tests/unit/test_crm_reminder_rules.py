@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from datetime import date
 
+from contracts.payloads import REMINDER_REASONS
 from crm import reminders as r
 from crm.reminders import Campaign, Consents, DeclinedLine, MaintenanceSchedule, VehicleFacts, Visit
 
 SCHEDULE = MaintenanceSchedule(first_km=5_000, first_months=6, interval_km=10_000,
                                interval_months=12)
 VIN = "LSVAU2187N2183740"
+# Reminders other than recalls invite a sale: marketing, sent only with an opt-in.
+OPTED_IN = Consents({("MARKETING", "SMS"): True})
 
 
 def car(*visits: Visit, **changes: object) -> VehicleFacts:
@@ -54,7 +57,8 @@ def test_month_arithmetic_clamps_to_the_end_of_the_month() -> None:
 
 
 def test_maintenance_is_raised_within_its_lead_time_only() -> None:
-    facts = car(Visit(date(2024, 1, 10), 10_000, "D001"), Visit(date(2025, 1, 10), 13_660, "D001"))
+    facts = car(Visit(date(2024, 1, 10), 10_000, "D001"), Visit(date(2025, 1, 10), 13_660, "D001"),
+                consents=OPTED_IN)
     assert not r.run_reminders([facts], date(2025, 12, 1), [], set()).raised
     raised = r.run_reminders([facts], date(2025, 12, 28), [], set()).raised
     assert [(p.reason, p.dealer_code, p.due_mileage_km) for p in raised] == [
@@ -70,16 +74,38 @@ def test_the_same_reminder_is_raised_once() -> None:
     assert again.raised == []
 
 
-def test_opted_out_of_service_messages_means_no_maintenance_reminder() -> None:
-    everything_withdrawn = Consents({("SERVICE", c): False for c in r.CHANNELS})
-    facts = car(inspection_due_on=date(2025, 3, 1), consents=everything_withdrawn)
+def test_reminder_purposes_are_the_contracts_rule() -> None:
+    assert r.PURPOSE_OF == {"MAINTENANCE": "MARKETING", "INSURANCE": "MARKETING",
+                            "ANNUAL_INSPECTION": "MARKETING", "DECLINED_WORK": "MARKETING",
+                            "RECALL": "SERVICE"}
+    assert set(r.PURPOSE_OF) == set(REMINDER_REASONS)
+
+
+def test_without_a_marketing_opt_in_no_invitation_is_raised() -> None:
+    facts = car(inspection_due_on=date(2025, 3, 1))
     result = r.run_reminders([facts], date(2025, 2, 20), [], set())
     assert result.raised == []
     assert result.suppressed == {"OPTED_OUT": 2}  # the inspection and the first service
 
 
+def test_a_withdrawn_marketing_consent_stops_invitations_but_not_a_recall() -> None:
+    unsubscribed = Consents({("MARKETING", c): False for c in r.CHANNELS})
+    recall = Campaign("RC-1", date(2025, 2, 1), vins=frozenset({VIN}))
+    facts = car(inspection_due_on=date(2025, 3, 1), consents=unsubscribed)
+    result = r.run_reminders([facts], date(2025, 2, 20), [recall], set())
+    assert [p.reason for p in result.raised] == ["RECALL"]
+    assert result.suppressed == {"OPTED_OUT": 2}
+
+
+def test_a_recall_stops_only_when_service_messages_are_withdrawn() -> None:
+    recall = Campaign("RC-1", date(2025, 2, 1), vins=frozenset({VIN}))
+    withdrawn = Consents({("SERVICE", c): False for c in r.CHANNELS})
+    result = r.run_reminders([car(consents=withdrawn)], date(2025, 2, 20), [recall], set())
+    assert result.raised == [] and result.suppressed == {"OPTED_OUT": 2}
+
+
 def test_one_channel_left_is_enough() -> None:
-    only_wechat = Consents({("SERVICE", c): c == "WECHAT" for c in r.CHANNELS})
+    only_wechat = Consents({("MARKETING", c): c == "WECHAT" for c in r.CHANNELS})
     facts = car(inspection_due_on=date(2025, 3, 1), consents=only_wechat)
     reasons = {p.reason for p in r.run_reminders([facts], date(2025, 2, 20), [], set()).raised}
     assert "ANNUAL_INSPECTION" in reasons
@@ -89,11 +115,15 @@ def test_insurance_needs_a_marketing_opt_in() -> None:
     facts = car(insurance_expires_on=date(2025, 3, 1))
     result = r.run_reminders([facts], date(2025, 2, 20), [], set())
     assert "INSURANCE" not in {p.reason for p in result.raised}
-    assert result.suppressed.get("OPTED_OUT") == 1
+    assert result.suppressed.get("OPTED_OUT") == 2  # the renewal and the first service
+    facts.consents = OPTED_IN
+    assert "INSURANCE" in {p.reason for p in r.run_reminders(
+        [facts], date(2025, 2, 20), [], set()).raised}
 
 
 def test_already_booked_customers_are_not_reminded() -> None:
-    facts = car(inspection_due_on=date(2025, 3, 1), has_open_appointment=True)
+    facts = car(inspection_due_on=date(2025, 3, 1), has_open_appointment=True,
+                consents=OPTED_IN)
     result = r.run_reminders([facts], date(2025, 2, 20), [], set())
     assert result.raised == []
     assert result.suppressed["ALREADY_BOOKED"] >= 1

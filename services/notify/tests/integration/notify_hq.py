@@ -31,6 +31,7 @@ HANDLERS = {
     events.VehicleDelivered.type: NotifyService.on_vehicle_delivered,
     events.ReminderDue.type: NotifyService.on_reminder_due,
     events.SurveyRequested.type: NotifyService.on_survey_requested,
+    events.ConsentChanged.type: NotifyService.on_consent_changed,
 }
 
 

@@ -6,13 +6,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from contracts.payloads import REMINDER_PURPOSE
 from notify.channels import sign, verify_signature
 from notify.domain import (
     Backoff,
     Channel,
     Kind,
     Purpose,
+    Suppression,
     TokenBucket,
+    consent_suppression,
     customer_of_token,
     dedupe_key,
     is_unsubscribe,
@@ -88,6 +91,36 @@ def test_reminders_are_marketing_except_recalls():
     assert purpose_of(Kind.REMINDER_DUE, "MAINTENANCE") is Purpose.MARKETING
     assert purpose_of(Kind.REMINDER_DUE, "RECALL") is Purpose.SERVICE
     assert purpose_of(Kind.READY_FOR_PICKUP) is Purpose.SERVICE
+    for reason, purpose in REMINDER_PURPOSE.items():  # the rule crm chooses by
+        assert purpose_of(Kind.REMINDER_DUE, reason).value == purpose
+
+
+TRANSACTIONAL = [k for k in Kind if k is not Kind.REMINDER_DUE]
+UNSUBSCRIBED = {("MARKETING", c): False for c in ("SMS", "WECHAT", "PHONE", "APP", "EMAIL")}
+
+
+def test_marketing_needs_an_opt_in_on_the_channel():
+    def refused(given: dict) -> Suppression | None:
+        return consent_suppression(Kind.REMINDER_DUE, Purpose.MARKETING, Channel.SMS, given)
+
+    assert refused({}) is Suppression.NO_CONSENT
+    assert refused({("MARKETING", "WECHAT"): True}) is Suppression.NO_CONSENT
+    assert refused({("MARKETING", "SMS"): True}) is None
+    assert refused(UNSUBSCRIBED) is Suppression.UNSUBSCRIBED
+    # An app push is the owner app's channel at crm.
+    assert consent_suppression(Kind.REMINDER_DUE, Purpose.MARKETING, Channel.PUSH,
+                               {("MARKETING", "APP"): True}) is None
+
+
+def test_after_unsubscribing_notices_about_the_owners_own_car_still_go_out():
+    for kind in TRANSACTIONAL:
+        for given in ({}, UNSUBSCRIBED, {("SERVICE", "SMS"): False}):
+            assert consent_suppression(kind, Purpose.SERVICE, Channel.SMS, given) is None
+    # A recall goes out without an opt-in and despite 退订, until service is withdrawn.
+    recall = purpose_of(Kind.REMINDER_DUE, "RECALL")
+    assert consent_suppression(Kind.REMINDER_DUE, recall, Channel.SMS, UNSUBSCRIBED) is None
+    assert consent_suppression(Kind.REMINDER_DUE, recall, Channel.SMS,
+                               {("SERVICE", "SMS"): False}) is Suppression.UNSUBSCRIBED
 
 
 def test_only_a_newer_sequence_replaces_what_is_stored():
