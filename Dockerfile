@@ -22,11 +22,10 @@ COPY chassis chassis
 COPY contracts contracts
 COPY simulator simulator
 COPY services services
-COPY deploy/rabbitmq deploy/rabbitmq
-# Installed in place (-e): `db upgrade` finds each service's migrations beside its package and
-# `broker setup` reads deploy/rabbitmq/policies.yaml from the source tree; a plain wheel
-# carries neither yet.
-RUN pip install --no-deps -e . \
+# A plain install: the wheel carries each service's migrations, the broker policies and the
+# dashboard's static files as package data; the sources are removed afterwards.
+RUN pip install --no-deps . \
+    && rm -rf chassis contracts simulator services build \
     && useradd --system --uid 10001 --user-group --home-dir /var/lib/aftersales aftersales \
     && mkdir -p /var/lib/aftersales/media /var/lib/aftersales/notify \
     && chown -R aftersales:aftersales /var/lib/aftersales

@@ -1,5 +1,5 @@
 """Applying the broker's definitions (vhost, permissions, policies, dead-letter queues) from
-`deploy/rabbitmq/policies.yaml` through the RabbitMQ management HTTP API."""
+`chassis/broker_policies.yaml` through the RabbitMQ management HTTP API."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import yaml
 
 from chassis.broker import event_queue_name
 
-POLICIES_FILE = Path(__file__).resolve().parents[1] / "deploy" / "rabbitmq" / "policies.yaml"
+POLICIES_FILE = Path(__file__).resolve().parent / "broker_policies.yaml"
 DEFAULT_ADMIN_URL = "http://guest:guest@127.0.0.1:15672"
 # An event exchange exactly as nameko declares it, so either side may declare it first.
 EVENT_EXCHANGE = {"type": "topic", "durable": True, "auto_delete": False, "internal": False}

@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
 
     broker = sub.add_parser("broker", help="broker definitions").add_subparsers(
         dest="action", required=True)
-    setup = broker.add_parser("setup", help="apply deploy/rabbitmq/policies.yaml to a vhost")
+    setup = broker.add_parser("setup", help="apply chassis/broker_policies.yaml to a vhost")
     setup.add_argument("--vhost", required=True)
     setup.add_argument("--services", required=True, help="comma-separated consumer services")
     setup.add_argument("--admin-url", help="management API (default AFTERSALES_RABBITMQ_ADMIN_URL)")

@@ -53,10 +53,10 @@ def service_class(name: str) -> type:
 
 
 def migrations_dir(cls: type) -> Path:
-    """`services/<name>/migrations`, beside the service's package."""
+    """`<package>/migrations` inside the service's package (installed with it)."""
     module_file = sys.modules[cls.__module__].__file__
     assert module_file is not None
-    return Path(module_file).resolve().parents[1] / "migrations"
+    return Path(module_file).resolve().parent / "migrations"
 
 
 def database_metadata(cls: type) -> Any:

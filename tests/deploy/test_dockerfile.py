@@ -36,7 +36,7 @@ def test_installs_the_repository_with_pip():
     runs = " ".join(of("RUN"))
     assert re.search(r"pip install (--?[\w-]+ )*\.( |$)", runs)
     copied = [rest.split()[0] for rest in of("COPY")]
-    for needed in ("pyproject.toml", "chassis", "contracts", "services", "deploy/rabbitmq"):
+    for needed in ("pyproject.toml", "chassis", "contracts", "services"):
         assert needed in copied, needed
     for source in copied:
         assert (ROOT / source).exists(), f"COPY {source}: not in the repository"
