@@ -127,12 +127,11 @@ def test_any_order_and_duplicates_give_the_same_result(database, tmp_path):
 
 
 def test_embedded_mode_on_sqlite_gives_the_same_result_as_postgresql(database, tmp_path):
-    from pathlib import Path
-
     from chassis.db import migrate
+    from chassis.runner import migrations_dir
 
     sqlite_url = f"sqlite:///{tmp_path / 'notify.db'}"
-    migrate(sqlite_url, Path(models.__file__).resolve().parents[1] / "migrations")
+    migrate(sqlite_url, migrations_dir(NotifyService))
     history = _history()
     on_postgres = _apply(service_database(database, NotifyService), history, tmp_path, "pg")
     on_sqlite = _apply(sqlite_url, history, tmp_path, "sqlite")
