@@ -11,6 +11,10 @@ Each site publishes at headquarters as its own user (`uplink-<dealer>`), allowed
 the site services' event exchanges and nothing else, so one site's credentials can neither read
 another site's events nor touch headquarters' queues.
 
+The other way, headquarters sends each site only what it must act on (`DOWNLINK_EVENTS`, e.g.
+recall campaigns for reception): a queue per site at headquarters (`downlink.<dealer>.<service>`)
+and a shovel into the site's exchange of the same name, publishing as `downlink-hq`.
+
 `deploy/local/uplinks.yaml` describes the links; `aftersales uplink setup|stop|status` applies
 them. The site brokers and headquarters may be one RabbitMQ with several vhosts (development)
 or separate brokers (production): the file names each side's AMQP URI and management API.
@@ -19,6 +23,7 @@ or separate brokers (production): the file names each side's AMQP URI and manage
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -35,6 +40,12 @@ from chassis.config import DEALER_CODE, SITE_SERVICES, ConfigError
 UPLINK_QUEUE = "uplink.hq.{service}"
 SHOVEL = "uplink-{dealer}-{service}"
 UPLINK_USER = "uplink-{dealer}"
+# Headquarters → each site: only what a site must act on, e.g. recall campaigns for reception.
+DOWNLINK_EVENTS: dict[str, tuple[str, ...]] = {
+    "crm": ("aftersales.RecallCampaignPublished.v1",)}
+DOWNLINK_QUEUE = "downlink.{dealer}.{service}"
+DOWNLINK_SHOVEL = "downlink-{dealer}-{service}"
+DOWNLINK_USER = "downlink-hq"
 # Development only; production sets `uplink_password` per site (or AFTERSALES_UPLINK_PASSWORD_<D>).
 DEFAULT_PASSWORD = "uplink-development-password"
 
@@ -65,6 +76,10 @@ class SiteLink:
 
     def shovel_names(self) -> list[str]:
         return [SHOVEL.format(dealer=self.dealer_code, service=s) for s in self.services]
+
+    def downlink_names(self) -> list[str]:
+        return [DOWNLINK_SHOVEL.format(dealer=self.dealer_code, service=s)
+                for s in DOWNLINK_EVENTS]
 
 
 @dataclass(frozen=True)
@@ -123,73 +138,93 @@ def with_credentials(uri: str, user: str, password: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
+def _pipe(name: str, source: Endpoint, queue: str, exchange: str, routing_keys: Iterable[str],
+          dest: Endpoint, user: str, password: str) -> None:
+    """A durable queue on `source` holding what `exchange` routes with `routing_keys`, and a
+    shovel that moves it to the same exchange on `dest`, publishing there as `user` (allowed to
+    write that exchange only). The shovel is defined on the source broker."""
+    src, dst = source.admin(), dest.admin()
+    dst.call("PUT", f"/users/{_q(user)}", {"password": password, "tags": ""})
+    granted = (dst.call("GET", f"/permissions/{_q(dest.vhost)}/{_q(user)}") or {}).get("write")
+    writable = {w for w in str(granted or "").strip("^$()").split("|") if w}
+    writable.add(re.escape(exchange))
+    dst.call("PUT", f"/permissions/{_q(dest.vhost)}/{_q(user)}",
+             {"configure": "^$", "write": f"^({'|'.join(sorted(writable))})$", "read": "^$"})
+    for admin, endpoint in ((src, source), (dst, dest)):
+        admin.call("PUT", f"/exchanges/{_q(endpoint.vhost)}/{_q(exchange)}", EVENT_EXCHANGE)
+    src.call("PUT", f"/queues/{_q(source.vhost)}/{_q(queue)}",
+             {"durable": True, "auto_delete": False, "arguments": {"x-queue-type": "quorum"}})
+    for key in routing_keys:
+        src.call("POST", f"/bindings/{_q(source.vhost)}/e/{_q(exchange)}/q/{_q(queue)}",
+                 {"routing_key": key})
+    src.call("PUT", f"/parameters/shovel/{_q(source.vhost)}/{_q(name)}", {"value": {
+        "src-protocol": "amqp091", "src-uri": source.amqp_uri, "src-queue": queue,
+        "dest-protocol": "amqp091", "dest-uri": with_credentials(dest.amqp_uri, user, password),
+        "dest-exchange": exchange,
+        # A message leaves the source queue only once the other broker has confirmed it.
+        "ack-mode": "on-confirm", "src-prefetch-count": 500,
+        "reconnect-delay": 5, "dest-add-forward-headers": False}})
+
+
 def setup(uplinks: Uplinks, dealer_code: str | None = None) -> list[str]:
-    """Declare both ends and start the shovels (all sites, or one). Safe to run again."""
-    hq_admin = uplinks.headquarters.admin()
-    hq_vhost = uplinks.headquarters.vhost
+    """Declare both ends and start the shovels (all sites, or one), both directions. Safe to
+    run again."""
+    hq = uplinks.headquarters
     started = []
     for link in uplinks.sites:
         if dealer_code and link.dealer_code != dealer_code:
             continue
-        site_admin = link.site.admin()
-        site_vhost = link.site.vhost
-        hq_admin.call("PUT", f"/users/{quote(link.user, safe='')}",
-                      {"password": link.password, "tags": ""})
-        writable = "|".join(re.escape(f"{s}.events") for s in link.services)
-        hq_admin.call("PUT", f"/permissions/{_q(hq_vhost)}/{quote(link.user, safe='')}",
-                      {"configure": "^$", "write": f"^({writable})$", "read": "^$"})
         for service in link.services:
-            exchange = f"{service}.events"
-            queue = UPLINK_QUEUE.format(service=service)
-            hq_admin.call("PUT", f"/exchanges/{_q(hq_vhost)}/{_q(exchange)}",
-                          EVENT_EXCHANGE)
-            site_admin.call("PUT", f"/exchanges/{_q(site_vhost)}/{_q(exchange)}",
-                            EVENT_EXCHANGE)
-            site_admin.call("PUT", f"/queues/{_q(site_vhost)}/{_q(queue)}",
-                            {"durable": True, "auto_delete": False,
-                             "arguments": {"x-queue-type": "quorum"}})
-            site_admin.call("POST", f"/bindings/{_q(site_vhost)}/e/{_q(exchange)}/q/{_q(queue)}",
-                            {"routing_key": "#"})
             name = SHOVEL.format(dealer=link.dealer_code, service=service)
-            site_admin.call("PUT", f"/parameters/shovel/{_q(site_vhost)}/{_q(name)}", {"value": {
-                "src-protocol": "amqp091", "src-uri": link.site.amqp_uri, "src-queue": queue,
-                "dest-protocol": "amqp091",
-                "dest-uri": with_credentials(uplinks.headquarters.amqp_uri, link.user,
-                                             link.password),
-                "dest-exchange": exchange,
-                # Leave the site queue only once headquarters' broker has the message.
-                "ack-mode": "on-confirm", "src-prefetch-count": 500,
-                "reconnect-delay": 5, "dest-add-forward-headers": False}})
+            _pipe(name, link.site, UPLINK_QUEUE.format(service=service), f"{service}.events",
+                  ["#"], hq, link.user, link.password)
+            started.append(name)
+        for service, event_types in DOWNLINK_EVENTS.items():
+            name = DOWNLINK_SHOVEL.format(dealer=link.dealer_code, service=service)
+            _pipe(name, hq, DOWNLINK_QUEUE.format(dealer=link.dealer_code, service=service),
+                  f"{service}.events", event_types, link.site, DOWNLINK_USER, link.password)
             started.append(name)
     return started
 
 
 def stop(uplinks: Uplinks, dealer_code: str) -> list[str]:
-    """Remove one site's shovels (the WAN link is cut); events queue up at the site."""
+    """Remove one site's shovels, both directions (the WAN link is cut): events wait at the
+    site for headquarters, and at headquarters for the site."""
     link = uplinks.site(dealer_code)
-    admin = link.site.admin()
-    for name in link.shovel_names():
-        admin.call("DELETE", f"/parameters/shovel/{_q(link.site.vhost)}/{_q(name)}",
-                   missing_ok=True)
-    return link.shovel_names()
+    for endpoint, names in ((link.site, link.shovel_names()),
+                            (uplinks.headquarters, link.downlink_names())):
+        for name in names:
+            endpoint.admin().call("DELETE", f"/parameters/shovel/{_q(endpoint.vhost)}/{_q(name)}",
+                                  missing_ok=True)
+    return link.shovel_names() + link.downlink_names()
 
 
 def status(uplinks: Uplinks) -> list[dict[str, Any]]:
-    """Per site: each shovel's state and the events waiting at the site to cross."""
+    """Per site: each shovel's state (both directions) and the events waiting to cross."""
+    hq = uplinks.headquarters
     rows = []
     for link in uplinks.sites:
-        admin = link.site.admin()
-        states = {s.get("name"): s.get("state", "unknown")
-                  for s in admin.call("GET", f"/shovels/{_q(link.site.vhost)}") or []}
-        backlog = 0
-        for service in link.services:
-            queue = admin.queue(link.site.vhost, UPLINK_QUEUE.format(service=service)) or {}
-            backlog += int(queue.get("messages") or 0)
-        shovels = {name: states.get(name, "absent") for name in link.shovel_names()}
-        rows.append({"dealer_code": link.dealer_code,
-                     "running": all(state == "running" for state in shovels.values()),
-                     "shovels": shovels, "waiting_at_site": backlog})
+        shovels = {}
+        for endpoint, names in ((link.site, link.shovel_names()), (hq, link.downlink_names())):
+            states = {s.get("name"): s.get("state", "unknown")
+                      for s in endpoint.admin().call("GET", f"/shovels/{_q(endpoint.vhost)}")
+                      or []}
+            shovels.update({name: states.get(name, "absent") for name in names})
+        rows.append({
+            "dealer_code": link.dealer_code,
+            "running": all(state == "running" for state in shovels.values()),
+            "shovels": shovels,
+            "waiting_at_site": _depth(link.site, [UPLINK_QUEUE.format(service=s)
+                                                  for s in link.services]),
+            "waiting_for_site": _depth(hq, [DOWNLINK_QUEUE.format(dealer=link.dealer_code,
+                                                                  service=s)
+                                            for s in DOWNLINK_EVENTS])})
     return rows
+
+
+def _depth(endpoint: Endpoint, queues: list[str]) -> int:
+    admin = endpoint.admin()
+    return sum(int((admin.queue(endpoint.vhost, q) or {}).get("messages") or 0) for q in queues)
 
 
 def _q(name: str) -> str:

@@ -14,6 +14,7 @@ from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+import kombu
 import pytest
 import requests
 import yaml
@@ -22,6 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bi.service import BiService
 from booking.service import BookingService
 from chassis import uplink
+from chassis.broker import ConfirmingPublisher, OutgoingMessage, connect, event_exchange
 from chassis.broker_admin import subscriptions
 from chassis.cli import main as aftersales
 from chassis.testing import (
@@ -173,6 +175,32 @@ def metric(settings, name: str, **labels: str) -> float | None:
     return None
 
 
+class CampaignProbe:
+    """A stand-in for the site's consumer of headquarters' campaigns: a queue at the site bound
+    to `crm.events`, and a campaign message published at headquarters."""
+
+    ROUTING_KEY = uplink.DOWNLINK_EVENTS["crm"][0]
+
+    def __init__(self, links: uplink.Uplinks) -> None:
+        self.hq, self.site = links.headquarters, links.sites[0].site
+        with connect(self.site.amqp_uri) as conn:
+            kombu.Queue("probe-campaigns", exchange=event_exchange("crm"),
+                        routing_key=self.ROUTING_KEY, durable=True)(conn.channel()).declare()
+
+    def send_from_headquarters(self) -> None:
+        publisher = ConfirmingPublisher(self.hq.amqp_uri)
+        try:
+            publisher.publish([OutgoingMessage(exchange="crm.events", routing_key=self.ROUTING_KEY,
+                                               body=b'{"campaign": "RC-2026-07"}',
+                                               message_id="campaign-1")])
+        finally:
+            publisher.close()
+
+    def waiting_at_site(self) -> int:
+        queue = self.site.admin().queue(self.site.vhost, "probe-campaigns") or {}
+        return int(queue.get("messages") or 0)
+
+
 def bi_kpis(bi) -> dict:
     today = date.today()
     answer = requests.get(f"http://127.0.0.1:{bi.http_port}/kpis", headers=ANALYST, timeout=15,
@@ -195,9 +223,14 @@ def test_a_site_trades_through_a_cut_link_and_headquarters_gets_everything_once(
     assert before["running"] and before["waiting_at_site"] == 0
     assert metric(site["booking"], "aftersales_uplink_running", dealer_code=DEALER) == 1
 
-    # The WAN link is cut. The site keeps booking and repairing; its events wait at the site.
+    # The WAN link is cut. The site keeps booking and repairing; its events wait at the site,
+    # and what headquarters sends the site (a recall campaign) waits at headquarters.
     assert aftersales(["uplink", "--file", str(files["uplinks"]), "stop", DEALER]) == 0
     assert not uplink.status(links)[0]["running"]
+    campaign = CampaignProbe(links)
+    campaign.send_from_headquarters()
+    wait_for(lambda: uplink.status(links)[0]["waiting_for_site"] == 1,
+             message="the campaign to wait at headquarters")
     trading.deliver_a_car()
     trading.deliver_a_car()
     trading.book()  # booked for tomorrow, not yet arrived
@@ -224,6 +257,8 @@ def test_a_site_trades_through_a_cut_link_and_headquarters_gets_everything_once(
              message=f"headquarters to receive all {expected} events the site published")
     wait_for(lambda: uplink.status(links)[0]["waiting_at_site"] == 0, timeout=30,
              message="the site's queue to drain")
+    wait_for(lambda: campaign.waiting_at_site() == 1, timeout=30,
+             message="the campaign to reach the site, once")
     applied = Counter(dict(rows(bi.database_url,
                                  "SELECT event_type, count(*) FROM inbox GROUP BY 1")))
     assert applied == Counter({t: n for t, n in published.items() if t in bi_types})
