@@ -198,6 +198,15 @@ ConsentChanged = EventContract(
     "What a customer allows changed (per purpose and channel); crm owns consent.",
     subject_field="customer_id",
 )
+RecallCampaignPublished = EventContract(
+    "RecallCampaignPublished",
+    1,
+    "crm",
+    p.RecallCampaignPublishedData,
+    "A recall or service campaign, by VIN list and/or model and model years, for the dealer "
+    "sites' reception; a long VIN list is split across several events (part of parts).",
+    subject_field="campaign_code",
+)
 
 # -- notify (headquarters) ------------------------------------------------------------------
 
@@ -234,5 +243,6 @@ ALL: tuple[EventContract, ...] = (
     SurveyAnswered,
     SurveyRequested,
     ConsentChanged,
+    RecallCampaignPublished,
     ConsentExpressed,
 )

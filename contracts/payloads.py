@@ -51,6 +51,9 @@ QC_STAGES = ("SELF", "INSPECTOR")
 DELIVERY_MODES = ("COUNTER", "HOME_DELIVERY")
 UNITS = ("EA", "SET", "L", "KG", "M")
 REMINDER_REASONS = ("MAINTENANCE", "INSURANCE", "ANNUAL_INSPECTION", "DECLINED_WORK", "RECALL")
+CAMPAIGN_KINDS = ("RECALL", "SERVICE_CAMPAIGN")
+# VINs one RecallCampaignPublished carries: a 100,000-car recall travels as 20 events.
+CAMPAIGN_VINS_PER_EVENT = 5000
 # What a customer consents to (crm owns consent; notify applies it).
 CONSENT_PURPOSES = ("SERVICE", "MARKETING")
 CONSENT_CHANNELS = ("SMS", "WECHAT", "PHONE", "APP", "EMAIL")
@@ -630,6 +633,52 @@ class ReminderDueData(ContractSchema):
         required=False, description="RO with the declined work; for DECLINED_WORK."
     )
     raised_at = f.timestamp()
+
+
+def _years_in_order(d: Mapping[str, Any]) -> bool:
+    return d.get("year_from", 0) <= d.get("year_to", 9999)
+
+
+class RecallCampaignPublishedData(ContractSchema):
+    rules = (
+        AtLeastOne("vins", "model"),
+        Requires("year_from", "model"),
+        Requires("year_to", "model"),
+        Check("year_from", "Must not be after year_to.", _years_in_order),
+        Check("part", "Must not be greater than parts.", lambda d: d["part"] <= d["parts"]),
+    )
+
+    campaign_code = f.code(description="Recall or campaign code; the event's subject.")
+    kind = f.choice(
+        CAMPAIGN_KINDS,
+        required=False,
+        description="RECALL (召回, a safety defect) or SERVICE_CAMPAIGN; absent when "
+        "headquarters did not say which.",
+    )
+    title = f.text(200)
+    starts_on = f.day(description="First day dealers may carry out the campaign.")
+    operation_code = f.code(
+        required=False, description="Labour operation code (工时代码) of the campaign's work."
+    )
+    part = f.integer(1, description="Which of the campaign's events this is: 1 to parts.")
+    parts = f.integer(
+        1,
+        description="How many events publish this campaign; each repeats every field but "
+        "vins, which is split across them.",
+    )
+    vins = f.list_of(
+        f.vin(),
+        min_items=1,
+        max_items=CAMPAIGN_VINS_PER_EVENT,
+        required=False,
+        description="This part's share of the campaign's VIN list.",
+    )
+    model = f.text(64, required=False, description="Vehicle model the campaign covers.")
+    year_from = f.integer(
+        1980, 2100, required=False, description="First model year covered (VIN position 10)."
+    )
+    year_to = f.integer(1980, 2100, required=False, description="Last model year covered.")
+    published_at = f.timestamp()
 
 
 class SurveyRequestedData(ContractSchema):

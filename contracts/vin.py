@@ -51,3 +51,26 @@ def vin_problem(vin: str) -> str | None:
 
 def is_valid_vin(vin: str) -> bool:
     return vin_problem(vin) is None
+
+
+# Position 10 encodes the model year in a 30-year cycle: A-Y without I, O, Q, U, Z for
+# 1980-2000 (and again 2010-2030), then 1-9 for 2001-2009 (2031-2039). 0 is never used.
+MODEL_YEAR_POSITION = 10  # 1-based
+MODEL_YEAR_CODES = "ABCDEFGHJKLMNPRSTVWXY123456789"
+MODEL_YEAR_CYCLE = len(MODEL_YEAR_CODES)  # 30
+FIRST_MODEL_YEAR = 1980
+
+
+def model_year(vin: str, latest: int) -> int | None:
+    """The model year position 10 of `vin` encodes: the latest year of its 30-year cycle not
+    after `latest` (pass next calendar year: model years run ahead of the calendar). None when
+    the character is not a year code."""
+    if len(vin) != LENGTH:
+        raise ValueError(f"not a VIN: {vin!r}")
+    index = MODEL_YEAR_CODES.find(vin[MODEL_YEAR_POSITION - 1])
+    if index < 0:
+        return None
+    year = FIRST_MODEL_YEAR + index
+    if year > latest:
+        return None
+    return year + (latest - year) // MODEL_YEAR_CYCLE * MODEL_YEAR_CYCLE

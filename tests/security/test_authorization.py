@@ -95,6 +95,7 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("workorder", "POST /repair-orders/{ro_id}/self-check"): {TECH},
     ("workorder", "GET /technicians"): {ADVISOR, MANAGER, QC, TECH},
     ("workorder", "POST /technicians"): {MANAGER},
+    ("workorder", "GET /vehicles/{vin}/open-campaigns"): {ADVISOR, MANAGER, TECH},
     # The owner's inspection link: the signed token in the URL is the permission.
     ("workorder", "GET /inspection-reports/{token}"): PUBLIC,
     ("workorder", "GET /photos/{content_hash}"): PUBLIC,

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from contracts.payloads import CONSENT_CHANNELS, CONSENT_PURPOSES, REMINDER_PURPOSE
+from contracts.vin import model_year as vin_model_year
 
 MAINTENANCE = "MAINTENANCE"
 INSURANCE = "INSURANCE"
@@ -179,16 +180,13 @@ def add_months(day: date, months: int) -> date:
     return date(year, month, min(day.day, monthrange(year, month)[1]))
 
 
-_YEAR_CODES = "ABCDEFGHJKLMNPRSTVWXY123456789"
-
-
 def model_year(vin: str) -> int | None:
     """The model year from the VIN's 10th character (cycle of 30 years; the later one that
-    is not in the future is meant, so 'N' is 2022, not 1992)."""
-    if len(vin) != 17 or vin[9] not in _YEAR_CODES:
+    is not in the future is meant, so 'N' is 2022, not 1992). The rule is the contract's, so
+    crm's reminders and the sites' reception agree on which cars a campaign covers."""
+    if len(vin) != 17:
         return None
-    year = 2010 + _YEAR_CODES.index(vin[9])
-    return year - 30 if year > date.today().year + 1 else year
+    return vin_model_year(vin, date.today().year + 1)
 
 
 def km_per_day(visits: list[Visit], default: int = DEFAULT_KM_PER_DAY) -> float:

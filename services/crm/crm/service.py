@@ -32,7 +32,7 @@ from chassis.http import PUBLIC, http, identity_of, json_response, load_json, lo
 from chassis.outbox import Outbox
 from chassis.service import PlatformService
 from contracts import events
-from crm import leads, surveys
+from crm import campaigns, leads, surveys
 from crm import models as m
 from crm import reminders as rules
 from crm.privacy import Vault, vault_from_settings
@@ -433,17 +433,23 @@ class CrmService(PlatformService):
 
     @http("POST", "/campaigns", roles=OPERATIONS, request=CampaignRequestSchema,
           response=CampaignSchema, status=201,
-          summary="A recall or service campaign, by VIN list and/or model and model years")
+          summary="A recall or service campaign, by VIN list and/or model and model years; "
+                  "published to the dealer sites (RecallCampaignPublished)")
     def post_campaign(self, request: Request) -> Response:
         body = load_json(request, CampaignRequestSchema())
         if self.store.rows(m.campaigns, m.campaigns.c.code == body["code"]):
             raise Conflict(f"campaign {body['code']} exists", code=body["code"])
         vins = sorted(set(body.pop("vins")))
+        now = _now()
         self.db.execute(m.campaigns.insert().values(
-            **body, created_at=_now(), created_by=identity_of(request).subject))
+            **body, created_at=now, created_by=identity_of(request).subject))
         if vins:
             self.db.execute(m.campaign_vins.insert(),
                             [{"campaign_code": body["code"], "vin": v} for v in vins])
+        # The sites' reception learns of the campaign in the same transaction that stores it.
+        for data in campaigns.published_data(body, vins, now):
+            self.outbox.emit(events.RecallCampaignPublished, data, subject=body["code"],
+                             correlation_id=body["code"])
         self.db.commit()
         return json_response({**body, "starts_on": body["starts_on"].isoformat(),
                               "vins": len(vins)}, status=201)

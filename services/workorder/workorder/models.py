@@ -351,4 +351,40 @@ payments = sa.Table(
     sa.Index("ix_payments_ro", "repair_order_id"),
 )
 
+# Recall and service campaigns published by headquarters (crm's RecallCampaignPublished):
+# reception shows the ones that cover the car in front of it.
+recall_campaigns = sa.Table(
+    "recall_campaigns", metadata,
+    sa.Column("code", sa.String(32), primary_key=True),
+    sa.Column("kind", sa.String(20)),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("starts_on", sa.Date, nullable=False),
+    sa.Column("operation_code", sa.String(32)),
+    sa.Column("model", sa.String(64)),
+    sa.Column("year_from", sa.Integer),
+    sa.Column("year_to", sa.Integer),
+    sa.Column("parts", sa.Integer, nullable=False),
+    sa.Column("published_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_recall_campaigns_model", "model"),
+)
+
+# Which parts of a campaign have arrived (a VIN list comes in chunks, in any order).
+recall_campaign_parts = sa.Table(
+    "recall_campaign_parts", metadata,
+    sa.Column("campaign_code", sa.String(32), sa.ForeignKey("recall_campaigns.code"),
+              primary_key=True),
+    sa.Column("part", sa.Integer, primary_key=True),
+    sa.Column("vins", sa.Integer, nullable=False),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+recall_campaign_vins = sa.Table(
+    "recall_campaign_vins", metadata,
+    sa.Column("campaign_code", sa.String(32), sa.ForeignKey("recall_campaigns.code"),
+              primary_key=True),
+    sa.Column("vin", sa.String(17), primary_key=True),
+    sa.Index("ix_recall_campaign_vins_vin", "vin"),
+)
+
 define_backbone_tables(metadata)

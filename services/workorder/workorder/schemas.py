@@ -127,6 +127,12 @@ class RepairOrderQuerySchema(Schema):
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
 
 
+class VehicleCampaignsQuerySchema(Schema):
+    model = fields.String(validate=validate.Length(min=1, max=64), metadata={
+        "description": "The car's model, for campaigns by model; default: the model reception "
+                       "last recorded for this VIN"})
+
+
 class CancelSchema(Schema):
     reason = text(200, required=True)
 
@@ -257,6 +263,21 @@ class StepSchema(Schema):
     to = fields.String()
 
 
+class OpenCampaignSchema(Schema):
+    code = fields.String()
+    kind = fields.String(allow_none=True, metadata={
+        "description": "RECALL or SERVICE_CAMPAIGN; null when headquarters did not say"})
+    title = fields.String()
+    starts_on = fields.String()
+    operation_code = fields.String(allow_none=True)
+
+
+class VehicleCampaignsSchema(Schema):
+    vin = fields.String()
+    model = fields.String(allow_none=True)
+    open_campaigns = fields.List(fields.Nested(OpenCampaignSchema))
+
+
 class RepairOrderSchema(Schema):
     id = fields.String()
     dealer_code = fields.String()
@@ -283,6 +304,9 @@ class RepairOrderSchema(Schema):
     next_steps = fields.List(fields.Nested(StepSchema))
     history = fields.List(fields.Dict(), metadata={
         "description": "Each stage entered, by which action and when (cycle time)"})
+    open_campaigns = fields.List(fields.Nested(OpenCampaignSchema), metadata={
+        "description": "Recall and service campaigns covering the car (reception and the "
+                       "single repair order only)"})
 
 
 class RepairOrderListSchema(Schema):

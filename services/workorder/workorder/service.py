@@ -29,8 +29,8 @@ from chassis.service import PlatformService
 from contracts import events
 from workorder import domain, models, store
 from workorder import schemas as s
+from workorder.domain import campaigns, published, quote, reception, workshop
 from workorder.domain import inspection as insp
-from workorder.domain import published, quote, reception, workshop
 from workorder.domain.pricing import (
     ZERO,
     BillableLine,
@@ -43,6 +43,7 @@ from workorder.domain.pricing import (
 )
 from workorder.domain.quote import ApprovalChannel, LineStatus
 from workorder.domain.stages import WORKING_STAGES, Action, Stage, advance, next_steps, require_in
+from workorder.domain.vin import valid_vin
 from workorder.domain.workshop import JobStatus
 from workorder.media import MediaStore
 
@@ -91,6 +92,23 @@ class WorkorderService(PlatformService):
 
     def _emit(self, contract: Any, data: dict[str, Any], ro_id: str) -> None:
         self.outbox.emit(contract, data, subject=ro_id, correlation_id=ro_id)
+
+    def _open_campaigns(self, vin: str, model: str | None) -> list[dict[str, Any]]:
+        """The campaigns covering the car today (the site's own day)."""
+        today = _now().astimezone(ZoneInfo(self.settings.time_zone)).date()
+        rows, listed = store.campaigns_for(self.db, vin, model, today)
+        found = campaigns.open_campaigns(
+            [campaigns.Campaign(code=r["code"], title=r["title"], starts_on=r["starts_on"],
+                                kind=r["kind"], operation_code=r["operation_code"],
+                                model=r["model"], year_from=r["year_from"],
+                                year_to=r["year_to"]) for r in rows],
+            listed, vin=vin, model=model, today=today)
+        return [c.as_dict() for c in found]
+
+    def _ro_with_campaigns(self, ro: store.Row) -> dict[str, Any]:
+        view = _ro_view(self.db, ro)
+        view["open_campaigns"] = self._open_campaigns(ro["vin"], ro["model"])
+        return view
 
     def _media(self) -> MediaStore:
         return MediaStore(self.settings.media_dir)
@@ -250,7 +268,7 @@ class WorkorderService(PlatformService):
         ro = store.repair_order(self.db, ro_id)
         self._emit(events.RepairOrderOpened, published.repair_order_opened(ro), ro_id)
         self.db.commit()
-        return json_response(_ro_view(self.db, ro), status=201,
+        return json_response(self._ro_with_campaigns(ro), status=201,
                              headers={"Location": f"/repair-orders/{ro_id}"})
 
     @http("GET", "/repair-orders", roles=STAFF_AND_OWNER, query=s.RepairOrderQuerySchema,
@@ -275,7 +293,20 @@ class WorkorderService(PlatformService):
     @http("GET", "/repair-orders/<string:ro_id>", roles=STAFF_AND_OWNER,
           response=s.RepairOrderSchema, summary="One repair order, its stage and next steps")
     def get_repair_order(self, request: Request, ro_id: str) -> Response:
-        return json_response(_ro_view(self.db, self._ro(request, ro_id)))
+        return json_response(self._ro_with_campaigns(self._ro(request, ro_id)))
+
+    @http("GET", "/vehicles/<string:vin>/open-campaigns",
+          roles={Role.ADVISOR, Role.DEALER_MANAGER, Role.TECHNICIAN},
+          query=s.VehicleCampaignsQuerySchema, response=s.VehicleCampaignsSchema,
+          summary="Open recall and service campaigns covering a car, by VIN list or by model "
+                  "and model year (召回查询)")
+    def vehicle_open_campaigns(self, request: Request, vin: str) -> Response:
+        vin = valid_vin(vin)
+        query = load_query(request, s.VehicleCampaignsQuerySchema())
+        model = query.get("model") or self.db.scalar(
+            sa.select(models.vehicles.c.model).where(models.vehicles.c.vin == vin))
+        return json_response({"vin": vin, "model": model,
+                              "open_campaigns": self._open_campaigns(vin, model)})
 
     @http("POST", "/repair-orders/<string:ro_id>/cancel", roles={Role.ADVISOR},
           request=s.CancelSchema, response=s.RepairOrderSchema,
@@ -996,6 +1027,11 @@ class WorkorderService(PlatformService):
     def on_appointment_booked(self, event: dict) -> None:
         row = domain.expected_arrival(event, recorded_at=_now())
         self.db.execute(models.expected_arrivals.insert().values(**row))
+
+    @handle_event("crm", events.RecallCampaignPublished)
+    def on_recall_campaign_published(self, event: dict) -> None:
+        # Parts arrive in any order and again under new ids: each is kept once.
+        store.record_campaign(self.db, event["data"], recorded_at=_now())
 
     @handle_event("parts", events.PartIssued)
     def on_part_issued(self, event: dict) -> None:

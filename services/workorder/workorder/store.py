@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -271,3 +272,48 @@ def invoice(session: Session, ro_id: str) -> Row | None:
 def payments(session: Session, ro_id: str) -> list[Row]:
     return list(session.execute(sa.select(m.payments).where(m.payments.c.repair_order_id == ro_id)
                                 .order_by(m.payments.c.id)).mappings().all())
+
+
+def _insert(session: Session, table: sa.Table) -> Any:
+    """INSERT that can skip rows already there (PostgreSQL, or SQLite in embedded runs)."""
+    dialect = session.get_bind().dialect.name
+    return (postgresql if dialect == "postgresql" else sqlite).insert(table)
+
+
+def record_campaign(session: Session, data: Row, *, recorded_at: datetime) -> int:
+    """Keep one part of a published campaign; a part already kept changes nothing (the same
+    chunk may come again under a new event id). Returns how many VINs were new."""
+    c = m.recall_campaigns.c
+    session.execute(_insert(session, m.recall_campaigns).values(
+        code=data["campaign_code"], kind=data.get("kind"), title=data["title"],
+        starts_on=date.fromisoformat(data["starts_on"]),
+        operation_code=data.get("operation_code"), model=data.get("model"),
+        year_from=data.get("year_from"), year_to=data.get("year_to"), parts=data["parts"],
+        published_at=datetime.fromisoformat(data["published_at"]), recorded_at=recorded_at,
+    ).on_conflict_do_nothing(index_elements=[c.code]))
+    vins = data.get("vins") or []
+    session.execute(_insert(session, m.recall_campaign_parts).values(
+        campaign_code=data["campaign_code"], part=data["part"], vins=len(vins),
+        recorded_at=recorded_at).on_conflict_do_nothing())
+    if not vins:
+        return 0
+    result = session.execute(_insert(session, m.recall_campaign_vins).on_conflict_do_nothing(),
+                             [{"campaign_code": data["campaign_code"], "vin": v} for v in vins])
+    return max(result.rowcount, 0)
+
+
+def campaigns_for(session: Session, vin: str, model: str | None, on: date
+                  ) -> tuple[list[Row], set[str]]:
+    """Campaigns started by `on` that may cover the car (those listing its VIN, and those
+    naming a model when it has one), and the codes of those listing it. The model and year
+    rule is applied by `workorder.domain.campaigns`."""
+    c, v = m.recall_campaigns.c, m.recall_campaign_vins.c
+    listed = set(session.scalars(sa.select(v.campaign_code).where(v.vin == vin)))
+    scope = [c.code.in_(listed)] if listed else []
+    if model:
+        scope.append(c.model.is_not(None))
+    if not scope:
+        return [], set()
+    rows = session.execute(sa.select(m.recall_campaigns)
+                           .where(c.starts_on <= on, sa.or_(*scope))).mappings().all()
+    return list(rows), listed

@@ -8,6 +8,7 @@ quote       quote lines and the owner's decision on each
 workshop    jobs, technicians, clocking, quality checks
 pricing     money: line amounts, invoice, VAT, payments
 published   the data of the events workorder publishes
+campaigns   which recall and service campaigns cover a car at reception
 """
 
 from workorder.domain.arrivals import expected_arrival
