@@ -3,8 +3,9 @@
 A dealer site (booking, workorder, parts on its own vhost and databases) and headquarters
 (BI on its own vhost) are joined only by the shovels `aftersales uplink setup` defines. The
 link is cut while the site keeps trading — bookings, repair orders through delivery — and
-then restored. Headquarters must receive every event, apply each once, and BI's totals for the
-site must equal the site's own.
+headquarters publishes a recall; then it is restored. Headquarters must receive every event,
+apply each once, and BI's totals for the site must equal the site's own; the site's reception
+must see the recall.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-import kombu
 import pytest
 import requests
 import yaml
@@ -23,7 +23,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from bi.service import BiService
 from booking.service import BookingService
 from chassis import uplink
-from chassis.broker import ConfirmingPublisher, OutgoingMessage, connect, event_exchange
 from chassis.broker_admin import subscriptions
 from chassis.cli import main as aftersales
 from chassis.testing import (
@@ -39,6 +38,7 @@ from contracts.vin import check_digit
 from crm.service import CrmService
 from notify.service import NotifyService
 from parts.service import PartsService
+from services.crm.tests.integration.crm_hq import CRM_EXTRA
 from services.workorder.tests.integration.site_client import LABOUR_BRAKES, PART_OIL, Site
 from workorder.service import WorkorderService
 
@@ -61,10 +61,13 @@ def vin_for(n: int) -> str:
 def linked(database, vhost, broker_admin, services, tmp_path):
     """A site on `vhost`, headquarters on a second vhost, and the shovels between them."""
     hq_vhost = f"{vhost}-hq"
-    broker_admin.apply(hq_vhost, ["bi"])
+    broker_admin.apply(hq_vhost, ["bi", "crm"])
     hq_uri, site_uri = f"{AMQP}/{hq_vhost}", f"{AMQP}/{vhost}"
     bi = make_settings("bi", service_database(database, BiService), hq_uri, dealer_code="HQ")
     services(BiService, bi)  # its queues exist before the first event crosses
+    crm = make_settings("crm", service_database(database, CrmService), hq_uri,
+                        dealer_code="HQ", extra=dict(CRM_EXTRA))
+    services(CrmService, crm)
     site = {}
     for cls in (PartsService, WorkorderService, BookingService):
         settings = make_settings(cls.name, service_database(database, cls), site_uri,
@@ -80,11 +83,11 @@ def linked(database, vhost, broker_admin, services, tmp_path):
     files["hq"].write_text(yaml.safe_dump({
         "dealer_code": "HQ", "amqp_uri": hq_uri, "auth_secret": AUTH_SECRET, "services": {
             "bi": {"database_url": bi.database_url},
-            "crm": {"database_url": service_database(database, CrmService)},
+            "crm": {"database_url": crm.database_url},
             "notify": {"database_url": service_database(database, NotifyService)}}}),
         encoding="utf-8")
     assert aftersales(["uplink", "--file", str(files["uplinks"]), "setup"]) == 0
-    yield site, bi, uplink.load_uplinks(files["uplinks"]), files
+    yield site, {"bi": bi, "crm": crm}, uplink.load_uplinks(files["uplinks"]), files
     broker_admin.delete_vhost(hq_vhost)
 
 
@@ -175,30 +178,12 @@ def metric(settings, name: str, **labels: str) -> float | None:
     return None
 
 
-class CampaignProbe:
-    """A stand-in for the site's consumer of headquarters' campaigns: a queue at the site bound
-    to `crm.events`, and a campaign message published at headquarters."""
-
-    ROUTING_KEY = uplink.DOWNLINK_EVENTS["crm"][0]
-
-    def __init__(self, links: uplink.Uplinks) -> None:
-        self.hq, self.site = links.headquarters, links.sites[0].site
-        with connect(self.site.amqp_uri) as conn:
-            kombu.Queue("probe-campaigns", exchange=event_exchange("crm"),
-                        routing_key=self.ROUTING_KEY, durable=True)(conn.channel()).declare()
-
-    def send_from_headquarters(self) -> None:
-        publisher = ConfirmingPublisher(self.hq.amqp_uri)
-        try:
-            publisher.publish([OutgoingMessage(exchange="crm.events", routing_key=self.ROUTING_KEY,
-                                               body=b'{"campaign": "RC-2026-07"}',
-                                               message_id="campaign-1")])
-        finally:
-            publisher.close()
-
-    def waiting_at_site(self) -> int:
-        queue = self.site.admin().queue(self.site.vhost, "probe-campaigns") or {}
-        return int(queue.get("messages") or 0)
+def open_campaigns(site: dict, vin: str) -> list[str]:
+    """What reception at the site sees for a car: the open recall campaigns covering it."""
+    answer = requests.get(f"http://127.0.0.1:{site['workorder'].http_port}/vehicles/{vin}/"
+                          "open-campaigns", headers=ADVISOR, timeout=15)
+    assert answer.status_code == 200, answer.text
+    return [campaign["code"] for campaign in answer.json()["open_campaigns"]]
 
 
 def bi_kpis(bi) -> dict:
@@ -212,7 +197,8 @@ def bi_kpis(bi) -> dict:
 
 def test_a_site_trades_through_a_cut_link_and_headquarters_gets_everything_once(
         linked, capsys):
-    site, bi, links, files = linked
+    site, hq, links, files = linked
+    bi = hq["bi"]
     trading = Trading(site)
 
     # Linked: the first car's story reaches headquarters as it happens.
@@ -227,10 +213,16 @@ def test_a_site_trades_through_a_cut_link_and_headquarters_gets_everything_once(
     # and what headquarters sends the site (a recall campaign) waits at headquarters.
     assert aftersales(["uplink", "--file", str(files["uplinks"]), "stop", DEALER]) == 0
     assert not uplink.status(links)[0]["running"]
-    campaign = CampaignProbe(links)
-    campaign.send_from_headquarters()
+    recalled = vin_for(9)
+    answer = requests.post(f"http://127.0.0.1:{hq['crm'].http_port}/campaigns", timeout=15,
+                           headers=auth("operator", subject="ops-1"), json={
+                               "code": "RC-2026-07", "title": "制动软管召回 (brake hose recall)",
+                               "starts_on": str(date.today() - timedelta(days=1)),
+                               "vins": [recalled]})
+    assert answer.status_code == 201, answer.text
     wait_for(lambda: uplink.status(links)[0]["waiting_for_site"] == 1,
              message="the campaign to wait at headquarters")
+    assert open_campaigns(site, recalled) == []
     trading.deliver_a_car()
     trading.deliver_a_car()
     trading.book()  # booked for tomorrow, not yet arrived
@@ -257,8 +249,8 @@ def test_a_site_trades_through_a_cut_link_and_headquarters_gets_everything_once(
              message=f"headquarters to receive all {expected} events the site published")
     wait_for(lambda: uplink.status(links)[0]["waiting_at_site"] == 0, timeout=30,
              message="the site's queue to drain")
-    wait_for(lambda: campaign.waiting_at_site() == 1, timeout=30,
-             message="the campaign to reach the site, once")
+    wait_for(lambda: open_campaigns(site, recalled) == ["RC-2026-07"], timeout=30,
+             message="reception at the site to see the recall")
     applied = Counter(dict(rows(bi.database_url,
                                  "SELECT event_type, count(*) FROM inbox GROUP BY 1")))
     assert applied == Counter({t: n for t, n in published.items() if t in bi_types})
