@@ -12,6 +12,8 @@ from typing import Any
 
 from marshmallow import Schema
 from nameko.web.handlers import HttpRequestHandler
+from nameko.web.server import WebServer, WsgiApp
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
 from chassis import metrics
@@ -91,7 +93,33 @@ def identity_of(request: Request) -> Identity:
     return request.environ[IDENTITY]
 
 
+class JsonErrorsApp(WsgiApp):
+    """nameko's WSGI app, answering a request no route matches (404, 405) in the platform's
+    JSON error shape instead of werkzeug's HTML page."""
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        # nameko's own __call__, but for the error branch.
+        request = Request(environ, shallow=True)
+        adapter = self.url_map.bind_to_environ(environ)
+        try:
+            provider, values = adapter.match()
+            request.path_values = values
+            answer = provider.handle_request(request)
+        except HTTPException as exc:
+            answer = exc
+            if exc.code is not None and exc.code >= 400:
+                answer = json_response({"error": "NOT_FOUND" if exc.code == 404 else "REFUSED",
+                                        "message": exc.description or exc.name}, status=exc.code)
+        return answer(environ, start_response)
+
+
+class JsonWebServer(WebServer):
+    def get_wsgi_app(self) -> WsgiApp:
+        return JsonErrorsApp(self)
+
+
 class JsonHttpEntrypoint(HttpRequestHandler):
+    server = JsonWebServer()
     def __init__(self, method: str, url: str, *, roles: frozenset[Role] | Public,
                  request: type[Schema] | None = None, response: type[Schema] | None = None,
                  query: type[Schema] | None = None, body_optional: bool = False,

@@ -45,3 +45,4 @@ def test_a_body_that_is_not_a_json_object_is_malformed(body):
 
 def test_an_optional_body_may_be_empty():
     assert load_json(request(""), Schema(), optional=True) == {}
+
