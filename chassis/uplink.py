@@ -138,18 +138,21 @@ def with_credentials(uri: str, user: str, password: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
+def _publisher(dest: Endpoint, user: str, password: str, exchanges: Iterable[str]) -> None:
+    """The user a shovel publishes as on `dest`: it may write `exchanges` and nothing else."""
+    admin = dest.admin()
+    admin.call("PUT", f"/users/{_q(user)}", {"password": password, "tags": ""})
+    writable = "|".join(re.escape(exchange) for exchange in sorted(exchanges))
+    admin.call("PUT", f"/permissions/{_q(dest.vhost)}/{_q(user)}",
+               {"configure": "^$", "write": f"^({writable})$", "read": "^$"})
+
+
 def _pipe(name: str, source: Endpoint, queue: str, exchange: str, routing_keys: Iterable[str],
           dest: Endpoint, user: str, password: str) -> None:
     """A durable queue on `source` holding what `exchange` routes with `routing_keys`, and a
-    shovel that moves it to the same exchange on `dest`, publishing there as `user` (allowed to
-    write that exchange only). The shovel is defined on the source broker."""
+    shovel that moves it to the same exchange on `dest`, publishing there as `user` (see
+    `_publisher`). The shovel is defined on the source broker."""
     src, dst = source.admin(), dest.admin()
-    dst.call("PUT", f"/users/{_q(user)}", {"password": password, "tags": ""})
-    granted = (dst.call("GET", f"/permissions/{_q(dest.vhost)}/{_q(user)}") or {}).get("write")
-    writable = {w for w in str(granted or "").strip("^$()").split("|") if w}
-    writable.add(re.escape(exchange))
-    dst.call("PUT", f"/permissions/{_q(dest.vhost)}/{_q(user)}",
-             {"configure": "^$", "write": f"^({'|'.join(sorted(writable))})$", "read": "^$"})
     for admin, endpoint in ((src, source), (dst, dest)):
         admin.call("PUT", f"/exchanges/{_q(endpoint.vhost)}/{_q(exchange)}", EVENT_EXCHANGE)
     src.call("PUT", f"/queues/{_q(source.vhost)}/{_q(queue)}",
@@ -174,6 +177,9 @@ def setup(uplinks: Uplinks, dealer_code: str | None = None) -> list[str]:
     for link in uplinks.sites:
         if dealer_code and link.dealer_code != dealer_code:
             continue
+        _publisher(hq, link.user, link.password, (f"{s}.events" for s in link.services))
+        _publisher(link.site, DOWNLINK_USER, link.password,
+                   (f"{s}.events" for s in DOWNLINK_EVENTS))
         for service in link.services:
             name = SHOVEL.format(dealer=link.dealer_code, service=service)
             _pipe(name, link.site, UPLINK_QUEUE.format(service=service), f"{service}.events",

@@ -33,7 +33,7 @@ import sqlalchemy as sa  # noqa: E402
 
 from chassis.auth import Role, issue_token  # noqa: E402
 from chassis.broker_admin import subscriptions  # noqa: E402
-from chassis.db import create_engine  # noqa: E402
+from chassis.db import count_rows  # noqa: E402
 from chassis.logs import configure_logging  # noqa: E402
 from chassis.runner import service_class  # noqa: E402
 from simulator import topology  # noqa: E402
@@ -170,15 +170,11 @@ def _wait_for_headquarters(topo: Topology, timeout: float = 120.0) -> None:
 
 
 def _count(url: str, table: str, event_types: set[str] | None = None) -> int:
-    engine = create_engine(url)
-    try:
-        query = sa.select(sa.func.count()).select_from(sa.table(table, sa.column("event_type")))
-        if event_types is not None:
-            query = query.where(sa.column("event_type").in_(sorted(event_types)))
-        with engine.connect() as conn:
-            return int(conn.scalar(query) or 0)
-    finally:
-        engine.dispose()
+    """Rows of `table`, of the given event types only when named (contract type names)."""
+    if event_types is None:
+        return count_rows(url, table)
+    named = ", ".join(f"'{event_type}'" for event_type in sorted(event_types))
+    return count_rows(url, table, f"event_type IN ({named})")
 
 
 def _headers(secret: str, role: Role, subject: str) -> dict[str, str]:
