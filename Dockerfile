@@ -11,21 +11,22 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /opt/aftersales
 
-# Dependencies first, so a code change does not reinstall them.
-COPY pyproject.toml ./
-RUN python -c "import tomllib; d = tomllib.load(open('pyproject.toml', 'rb')); \
-print('\n'.join(d['project']['dependencies']))" > /tmp/requirements.txt \
-    && pip install -r /tmp/requirements.txt \
-    && rm /tmp/requirements.txt
+# Dependencies first, so a code change does not reinstall them: exactly the runtime lock's
+# versions, each checked against its hash (`make lock` writes it from pyproject.toml's ranges).
+COPY requirements.lock ./
+RUN pip install --require-hashes -r requirements.lock \
+    && rm requirements.lock
 
+COPY pyproject.toml ./
 COPY chassis chassis
 COPY contracts contracts
 COPY simulator simulator
 COPY services services
 # A plain install: the wheel carries each service's migrations, the broker policies and the
-# dashboard's static files as package data; the sources are removed afterwards.
-RUN pip install --no-deps . \
-    && rm -rf chassis contracts simulator services build \
+# dashboard's static files as package data; the sources are removed afterwards. It builds with
+# the locked setuptools rather than an unpinned one fetched for an isolated build.
+RUN pip install --no-deps --no-build-isolation . \
+    && rm -rf chassis contracts simulator services build *.egg-info \
     && useradd --system --uid 10001 --user-group --home-dir /var/lib/aftersales aftersales \
     && mkdir -p /var/lib/aftersales/media /var/lib/aftersales/notify \
     && chown -R aftersales:aftersales /var/lib/aftersales

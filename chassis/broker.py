@@ -1,5 +1,9 @@
 """Talking to RabbitMQ (or kombu's in-memory transport in embedded mode): connections, a
-publisher that waits for the broker's confirms once per batch, and the dead-letter names."""
+publisher that waits for the broker's confirms once per batch, and the kombu declarations of
+the exchanges and queues `chassis.broker_names` names.
+
+`memory://` URIs need `chassis.embedded.register()` first (the runner calls it for embedded
+settings); this module does not import embedded mode."""
 
 from __future__ import annotations
 
@@ -12,11 +16,10 @@ from typing import Any
 import kombu
 from nameko.standalone.events import get_event_exchange
 
-import chassis.embedded  # noqa: F401  (memory:// gets one namespace per vhost)
+from chassis.broker_names import DEAD_LETTER_EXCHANGE, dead_letter_queue_name
 
 log = logging.getLogger(__name__)
 
-DEAD_LETTER_EXCHANGE = "aftersales.deadletter"
 PERSISTENT = 2
 
 
@@ -24,19 +27,10 @@ class PublishError(Exception):
     """The broker refused (nack) or did not confirm a publish in time."""
 
 
-def dead_letter_queue_name(service: str) -> str:
-    return f"deadletter.{service}"
-
-
 def dead_letter_queue(service: str) -> kombu.Queue:
     exchange = kombu.Exchange(DEAD_LETTER_EXCHANGE, type="direct", durable=True)
     return kombu.Queue(dead_letter_queue_name(service), exchange=exchange, routing_key=service,
                        durable=True)
-
-
-def event_queue_name(source_service: str, event_type: str, consumer_name: str) -> str:
-    """The durable queue one handler (`service.method`) consumes one event type from."""
-    return f"evt-{source_service}-{event_type}--{consumer_name}"
 
 
 def event_exchange(service: str) -> kombu.Exchange:

@@ -12,7 +12,8 @@ from urllib.parse import quote, unquote, urlsplit
 import requests
 import yaml
 
-from chassis.broker import event_queue_name
+from chassis.broker_names import event_exchange_name, event_queue_name
+from chassis.consumer import EventEntrypoint
 
 POLICIES_FILE = Path(__file__).resolve().parent / "broker_policies.yaml"
 DEFAULT_ADMIN_URL = "http://guest:guest@127.0.0.1:15672"
@@ -27,8 +28,6 @@ def vhost_of(amqp_uri: str) -> str:
 
 def subscriptions(service_cls: type) -> list[tuple[str, str, str]]:
     """(source service, event type, queue) for every event handler of a service class."""
-    from chassis.consumer import EventEntrypoint
-
     found = []
     for name in sorted(dir(service_cls)):
         for entrypoint in getattr(getattr(service_cls, name), "nameko_entrypoints", ()):
@@ -95,7 +94,7 @@ class BrokerAdmin:
         declared = []
         v = quote(vhost, safe="")
         for source, event_type, queue in subscriptions(service_cls):
-            exchange = f"{source}.events"
+            exchange = event_exchange_name(source)
             # Same shape as nameko's declaration (no queue-type argument: the vhost's default
             # makes it a quorum queue either way).
             self.call("PUT", f"/exchanges/{v}/{quote(exchange, safe='')}", EVENT_EXCHANGE)

@@ -1,19 +1,51 @@
 """`aftersales`: the operator's command for databases, broker setup, services and dead letters."""
 
+# Each command imports the service stack it uses (nameko, kombu, SQLAlchemy, through
+# chassis.db, broker_admin, deadletter, outbox, uplink) inside its function: `run` must make
+# eventlet green before those are imported, and the other commands start faster without what
+# they do not need.
+
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import signal
 import sys
+from collections.abc import Mapping
 from typing import Any
 
-from chassis.config import HQ_SERVICES, ConfigError, load_settings
+from chassis import registry
+from chassis.config import ConfigError, load_settings
+from chassis.runner import (
+    database_metadata,
+    green,
+    make_container,
+    migrations_dir,
+    service_class,
+)
 
 DEFAULT_UPLINKS = "deploy/local/uplinks.yaml"
+# `aftersales ops` commands of the chassis itself; a service's operator_commands may not
+# take these names.
+OPS_BUILTINS = ("sites",)
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = _parser(
+        # Only `ops` needs the services' operator commands, and reading them loads every
+        # installed service class; the other commands stay as light as they were.
+        registry.operator_commands() if "ops" in argv else {})
+    args = parser.parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args)
+    except ConfigError as exc:
+        print(f"aftersales: configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _parser(operator_commands: Mapping[str, Mapping[str, str]]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="aftersales", description=__doc__)
     parser.add_argument("--config", help="YAML settings file (else AFTERSALES_CONFIG / env only)")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -61,20 +93,22 @@ def main(argv: list[str] | None = None) -> int:
     sites = ops.add_parser("sites", help="per site: link, events waiting, last event seen at "
                                          "headquarters; per headquarters service: backlog")
     sites.add_argument("--uplinks", default=DEFAULT_UPLINKS, help=f"default {DEFAULT_UPLINKS}")
-    rebuild = ops.add_parser("rebuild", help="rebuild a projection from its event log")
-    rebuild.add_argument("projection", choices=["bi"])
-
-    args = parser.parse_args(argv)
-    try:
-        return _COMMANDS[args.command](args)
-    except ConfigError as exc:
-        print(f"aftersales: configuration error: {exc}", file=sys.stderr)
-        return 2
+    # `aftersales ops <command> <service> [args…]`, from what each service declares, e.g.
+    # `ops rebuild bi` runs bi's "bi.rebuild:main" with --config and the remaining arguments.
+    for command, targets in sorted(operator_commands.items()):
+        if command in OPS_BUILTINS:
+            raise SystemExit(f"aftersales: {', '.join(sorted(targets))} declare the operator "
+                             f"command {command!r}, which is the chassis' own")
+        cmd = ops.add_parser(command, help=f"{command} ({', '.join(sorted(targets))})")
+        cmd.add_argument("service", choices=sorted(targets))
+        cmd.add_argument("arguments", nargs=argparse.REMAINDER,
+                         help="passed on to the service's command")
+        cmd.set_defaults(targets=dict(targets))
+    return parser
 
 
 def _db(args: argparse.Namespace) -> int:
     from chassis.db import migrate
-    from chassis.runner import migrations_dir, service_class
 
     for name in args.services:
         settings = load_settings(name, args.config)
@@ -87,11 +121,9 @@ def _broker(args: argparse.Namespace) -> int:
     from chassis.broker_admin import BrokerAdmin
 
     services = [s for s in args.services.split(",") if s]
-    from chassis.runner import service_classes
-
     admin = BrokerAdmin(args.admin_url)
     admin.apply(args.vhost, services)
-    known = service_classes()
+    known = registry.service_classes()
     queues = [q for s in services if s in known for q in admin.declare_event_queues(
         args.vhost, known[s])]
     print(f"vhost {args.vhost}: definitions applied for {', '.join(services)}; "
@@ -100,14 +132,11 @@ def _broker(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from chassis.runner import green
-
     green()
     import eventlet
 
     from chassis.db import migrate
     from chassis.logs import configure_logging
-    from chassis.runner import make_container, migrations_dir, service_class
 
     settings = [load_settings(name, args.config) for name in args.services]
     configure_logging(settings[0].log_level, dealer=settings[0].dealer_code)
@@ -155,7 +184,6 @@ def _deadletter(args: argparse.Namespace) -> int:
 def _outbox(args: argparse.Namespace) -> int:
     from chassis.db import create_engine
     from chassis.outbox import OutboxRelay
-    from chassis.runner import database_metadata, service_class
 
     settings = load_settings(args.service, args.config)
     engine = create_engine(settings.database_url)
@@ -183,15 +211,13 @@ def _uplink(args: argparse.Namespace) -> int:
 
 
 def _ops(args: argparse.Namespace) -> int:
-    if args.action == "rebuild":
-        from bi.rebuild import main as rebuild_bi
-
-        return rebuild_bi(["--config", args.config] if args.config else [])
+    if args.action != "sites":
+        return _operator_command(args.targets[args.service], args.config, args.arguments)
     from chassis import uplink
     from chassis.db import create_engine
 
     seen: dict[str, dict[str, Any]] = {}
-    for service in sorted(HQ_SERVICES):
+    for service in registry.services_on(registry.HEADQUARTERS):
         settings = load_settings(service, args.config)
         engine = create_engine(settings.database_url)
         try:
@@ -211,6 +237,13 @@ def _ops(args: argparse.Namespace) -> int:
     for service, backlog in sorted(uplink.headquarters_backlog(links).items()):
         print(json.dumps({"headquarters_service": service, **backlog}))
     return 0
+
+
+def _operator_command(target: str, config: str | None, arguments: list[str]) -> int:
+    """Run a service's "module:function" with `--config` (when given) and `arguments`."""
+    module_name, _, function_name = target.partition(":")
+    function = getattr(importlib.import_module(module_name), function_name)
+    return int(function([*(["--config", config] if config else []), *arguments]) or 0)
 
 
 _COMMANDS = {"db": _db, "broker": _broker, "run": _run, "deadletter": _deadletter,

@@ -6,6 +6,7 @@ naming it, so an operator never meets a half-configured service at 3 a.m.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -16,11 +17,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from chassis.registry import HEADQUARTERS, SITE, STACKS, stack_of
+
 ENV_PREFIX = "AFTERSALES_"
 DEALER_CODE = re.compile(r"^[A-Z0-9]{2,12}$")
 SERVICE_NAME = re.compile(r"^[a-z][a-z_]*$")
-HQ_SERVICES = frozenset({"crm", "bi", "notify"})
-SITE_SERVICES = frozenset({"booking", "workorder", "parts"})
 
 
 class ConfigError(Exception):
@@ -62,16 +63,19 @@ class Settings:
     media_dir: str = "var/media"
     # The site's IANA time zone: opening hours, quiet hours, "today" for the dealer.
     time_zone: str = "UTC"
+    # Where the service runs (chassis.registry.SITE or HEADQUARTERS), as its class declares:
+    # load_settings reads it from the installed service, the runner from the class it starts.
+    stack: str = SITE
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def site(self) -> str:
         """The CloudEvents `source` prefix: `dealer/D001` at a site, `hq` at headquarters."""
-        return "hq" if self.service in HQ_SERVICES else f"dealer/{self.dealer_code}"
+        return "hq" if self.at_headquarters else f"dealer/{self.dealer_code}"
 
     @property
     def at_headquarters(self) -> bool:
-        return self.service in HQ_SERVICES
+        return self.stack == HEADQUARTERS
 
     @property
     def source(self) -> str:
@@ -105,16 +109,20 @@ _RETRY_FIELDS = {"max_attempts": int, "backoff_initial_seconds": float,
 
 
 def load_settings(service: str, path: str | os.PathLike[str] | None = None,
-                  env: dict[str, str] | None = None) -> Settings:
+                  env: dict[str, str] | None = None, stack: str | None = None) -> Settings:
     """Read settings for `service` from YAML (optional) and the environment.
 
     Precedence: environment > the service's own section of the YAML > the YAML's top level.
     Environment names: AFTERSALES_DEALER_CODE, AFTERSALES_AMQP_URI,
     AFTERSALES_<SERVICE>_DATABASE_URL (or AFTERSALES_DATABASE_URL), AFTERSALES_<SERVICE>_HTTP_PORT …
+    The stack is the one the installed service's class declares, unless `stack` is given.
     """
     env = dict(os.environ if env is None else env)
     if not SERVICE_NAME.match(service):
         raise ConfigError(f"service: {service!r} is not a service name")
+    stack = stack or stack_of(service)
+    if stack not in STACKS:
+        raise ConfigError(f"stack: {stack!r} is not {' or '.join(STACKS)}")
     raw: dict[str, Any] = {}
     path = path or env.get(f"{ENV_PREFIX}CONFIG")
     if path:
@@ -148,7 +156,7 @@ def load_settings(service: str, path: str | os.PathLike[str] | None = None,
         key = f"{ENV_PREFIX}RETRY_{name.upper()}"
         if key in env:
             retry_raw[name] = env[key]
-    return _validated(service, raw, retry_raw)
+    return _validated(service, raw, retry_raw, stack)
 
 
 def _structured(key: str, value: str) -> Any:
@@ -161,7 +169,8 @@ def _structured(key: str, value: str) -> Any:
         raise ConfigError(f"{key}: not valid JSON ({exc})") from None
 
 
-def _validated(service: str, raw: dict[str, Any], retry_raw: dict[str, Any]) -> Settings:
+def _validated(service: str, raw: dict[str, Any], retry_raw: dict[str, Any],
+               stack: str) -> Settings:
     def required(name: str) -> str:
         value = raw.get(name)
         if value in (None, ""):
@@ -215,7 +224,7 @@ def _validated(service: str, raw: dict[str, Any], retry_raw: dict[str, Any]) -> 
                     amqp_uri=amqp_uri, auth_secret=auth_secret,
                     http_host=str(raw.get("http_host", "127.0.0.1")),
                     media_dir=str(raw.get("media_dir", "var/media")), time_zone=time_zone,
-                    retry=retry, log_level=log_level, extra=extra, **values)
+                    retry=retry, log_level=log_level, stack=stack, extra=extra, **values)
 
 
 def postgres_driver(url: str) -> str:
@@ -231,3 +240,67 @@ def _number(name: str, value: Any, kind: type, minimum: float) -> Any:
     if number < minimum:
         raise ConfigError(f"{name}: {number} is below the minimum {minimum}")
     return number
+
+
+# -- a service's own settings ----------------------------------------------------------------
+
+def bounds(low: float | None = None, high: float | None = None) -> dict[str, Any]:
+    """`field(default=48, metadata=bounds(1, 720))`: the range a number setting must be in."""
+    return {"low": low, "high": high}
+
+
+def typed_settings(kind: type, extra: dict[str, Any], *, prefix: str = "",
+                   **computed: Any) -> Any:
+    """Build a service's own settings dataclass from `Settings.extra`.
+
+    Each field `name` is read from `<prefix><name>` (else its default) and converted by its
+    annotation (int, float, str, bool, dict, list, tuple); a wrong value or one out of its
+    `bounds` raises ConfigError naming the setting. `computed` gives fields built elsewhere
+    (keys, objects), passed through unchecked.
+    """
+    values: dict[str, Any] = dict(computed)
+    for spec in dataclasses.fields(kind):
+        if spec.name in computed or not spec.init:
+            continue
+        key = f"{prefix}{spec.name}"
+        if key not in extra:
+            continue
+        values[spec.name] = _typed(key, extra[key], str(spec.type), spec.metadata)
+    return kind(**values)
+
+
+_CONVERSIONS: dict[str, Any] = {
+    "int": int, "float": float, "str": str, "dict": dict, "list": list, "tuple": tuple}
+
+
+def _typed(key: str, raw: Any, annotation: str, metadata: Any) -> Any:
+    base = annotation.split("[", 1)[0].strip()
+    if base == "bool":
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text not in {"true", "false", "1", "0", "yes", "no"}:
+            raise ConfigError(f"{key}: {raw!r} is not true or false")
+        return text in {"true", "1", "yes"}
+    convert = _CONVERSIONS.get(base)
+    if convert is None:
+        return raw
+    if base in {"dict", "list", "tuple"}:
+        raw = _structured(key, raw) if isinstance(raw, str) else raw
+        if not isinstance(raw, dict if base == "dict" else (list, tuple)):
+            raise ConfigError(f"{key}: must be a {'mapping' if base == 'dict' else 'list'}")
+        return convert(raw)
+    if base in {"int", "float"}:
+        if isinstance(raw, bool):
+            raise ConfigError(f"{key}: {raw!r} is not a {base}")
+        try:
+            value = convert(raw)
+        except (TypeError, ValueError):
+            raise ConfigError(
+                f"{key}: {raw!r} is not a {'whole number' if base == 'int' else 'number'}"
+            ) from None
+        low, high = metadata.get("low"), metadata.get("high")
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise ConfigError(f"{key}: {value} is not between {low} and {high}")
+        return value
+    return str(raw)

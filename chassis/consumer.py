@@ -32,15 +32,14 @@ from eventlet.semaphore import Semaphore
 from nameko.extensions import Entrypoint, ProviderCollector, SharedExtension
 from sqlalchemy.orm import Session
 
+from chassis import broker_names as names
 from chassis import faults, metrics
 from chassis.broker import (
-    DEAD_LETTER_EXCHANGE,
     ConfirmingPublisher,
     OutgoingMessage,
     connect,
     dead_letter_queue,
     event_exchange,
-    event_queue_name,
 )
 from chassis.db import find_database
 from chassis.logs import log_context
@@ -345,18 +344,18 @@ class EventConsumer(SharedExtension, ProviderCollector):
                      detail: str, attempts: int, generation: int | None = None) -> None:
         headers = {
             **(message.headers or {}),
-            "x-death-reason": reason,
-            "x-death-detail": detail[:2000],
-            "x-attempts": attempts,
-            "x-original-exchange": provider.queue.exchange.name,
-            "x-original-routing-key": message.delivery_info.get("routing_key", ""),
-            "x-original-queue": provider.queue.name,
-            "x-dead-lettered-at": datetime.now(UTC).isoformat(),
+            names.DEATH_REASON: reason,
+            names.DEATH_DETAIL: detail[:2000],
+            names.ATTEMPTS: attempts,
+            names.ORIGINAL_EXCHANGE: provider.queue.exchange.name,
+            names.ORIGINAL_ROUTING_KEY: message.delivery_info.get("routing_key", ""),
+            names.ORIGINAL_QUEUE: provider.queue.name,
+            names.DEAD_LETTERED_AT: datetime.now(UTC).isoformat(),
         }
         message_id = (message.properties or {}).get("message_id") or ""
         with self._dead_letter_lock:
             self.dead_letters.publish([OutgoingMessage(
-                exchange=DEAD_LETTER_EXCHANGE, routing_key=self.service, body=message.body,
+                exchange=names.DEAD_LETTER_EXCHANGE, routing_key=self.service, body=message.body,
                 message_id=message_id, headers=headers, exchange_type="direct",
                 content_type=message.content_type or "application/octet-stream")])
         metrics.DEAD_LETTERS.labels(self.service, reason).inc()
@@ -367,6 +366,10 @@ class EventConsumer(SharedExtension, ProviderCollector):
 
 class EventEntrypoint(Entrypoint):
     consumer = EventConsumer()
+    metrics_kind = "event"  # chassis.metrics labels its calls (and leaves them to settle())
+    # apply_batch commits the handlers' effects with their inbox rows; the framework's
+    # per-call commit (chassis.db.Database.finish) stays out of it.
+    commits_itself = True
 
     def __init__(self, source_service: str, contract: EventContract, **kwargs: Any) -> None:
         self.source_service = source_service
@@ -377,7 +380,8 @@ class EventEntrypoint(Entrypoint):
     def setup(self) -> None:
         service = self.container.service_name
         self.consumer_name = f"{service}.{self.method_name}"
-        queue_name = event_queue_name(self.source_service, self.event_type, self.consumer_name)
+        queue_name = names.event_queue_name(self.source_service, self.event_type,
+                                            self.consumer_name)
         self.queue = kombu.Queue(queue_name, exchange=event_exchange(self.source_service),
                                  routing_key=self.event_type, durable=True)
         self.database = find_database(self.container)

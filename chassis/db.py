@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
 log = logging.getLogger(__name__)
+
+# Set on a worker's session once the framework has committed or rolled it back.
+_FINISHED = "aftersales.transaction_finished"
 
 _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
@@ -147,10 +151,10 @@ def ping(engine: Engine) -> None:
 
 
 class Database(DependencyProvider):
-    """Hands each worker its own SQLAlchemy session on the service's database.
-
-    HTTP and RPC entrypoints commit explicitly (`self.db.commit()`); event handlers do not:
-    the consumer commits their effect together with the inbox record.
+    """Hands each worker its own SQLAlchemy session on the service's database, and owns the
+    worker's transaction: the framework commits it when the entrypoint succeeded and rolls it
+    back when it raised (see `chassis.unit_of_work`). Service code never commits. Event
+    handlers' entrypoints commit themselves, with the inbox record (`commits_itself`).
     """
 
     def __init__(self, metadata: sa.MetaData) -> None:
@@ -179,10 +183,43 @@ class Database(DependencyProvider):
             session = self.sessions[worker_ctx] = self.session_factory()
         return session
 
+    def finish(self, worker_ctx, exc_info):  # type: ignore[no-untyped-def]
+        """Commit the worker's transaction if its entrypoint succeeded, else roll it back;
+        once per worker. Returns the exc_info to answer with: the commit's own error if the
+        commit failed (nothing was stored)."""
+        session = self.sessions.get(worker_ctx)
+        if session is None or session.info.get(_FINISHED):
+            return exc_info
+        session.info[_FINISHED] = True
+        if exc_info is not None:
+            session.rollback()
+            return exc_info
+        try:
+            session.commit()
+        except Exception:
+            session.rollback()
+            return sys.exc_info()
+        return None
+
+    def worker_result(self, worker_ctx, result=None, exc_info=None):  # type: ignore[no-untyped-def]
+        # Entrypoints that answer (HTTP, RPC) have finished already; timers finish here.
+        if not getattr(worker_ctx.entrypoint, "commits_itself", False):
+            outcome = self.finish(worker_ctx, exc_info)
+            if outcome is not None and exc_info is None:
+                log.error("%s: commit failed", worker_ctx.entrypoint.method_name,
+                          exc_info=outcome)
+
     def worker_teardown(self, worker_ctx) -> None:  # type: ignore[no-untyped-def]
         session = self.sessions.pop(worker_ctx, None)
         if session is not None:
             session.close()
+
+
+def finish_transaction(container, worker_ctx, exc_info):  # type: ignore[no-untyped-def]
+    """Commit or roll back the worker's transaction now, for entrypoints that answer (HTTP,
+    RPC): the answer must not leave before the commit. Returns the exc_info to answer with."""
+    found = [d for d in container.dependencies if isinstance(d, Database)]
+    return found[0].finish(worker_ctx, exc_info) if found else exc_info
 
 
 def find_database(container) -> Database:  # type: ignore[no-untyped-def]

@@ -6,15 +6,13 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from chassis import broker_names as names
 from chassis.broker import (
     ConfirmingPublisher,
     OutgoingMessage,
     connect,
     dead_letter_queue,
 )
-
-_OURS = ("x-death-reason", "x-death-detail", "x-attempts", "x-original-exchange",
-         "x-original-routing-key", "x-original-queue", "x-dead-lettered-at")
 
 
 @dataclass(frozen=True)
@@ -46,22 +44,23 @@ class DeadLetter:
 
 def _from_message(position: int, message: Any) -> DeadLetter:
     headers = dict(message.headers or {})
+    # "x-death" and "x-delivery-count" are RabbitMQ's own headers, not the platform's.
     deaths = headers.get("x-death") or []
-    if "x-death-reason" not in headers and deaths:
+    if names.DEATH_REASON not in headers and deaths:
         # Dead-lettered by the broker itself (the delivery limit was reached).
         death = deaths[0]
-        headers.setdefault("x-death-reason", death.get("reason", "broker"))
-        headers.setdefault("x-original-queue", death.get("queue", ""))
-        headers.setdefault("x-original-routing-key", (death.get("routing-keys") or [""])[0])
-        headers.setdefault("x-attempts", headers.get("x-delivery-count", 0))
+        headers.setdefault(names.DEATH_REASON, death.get("reason", "broker"))
+        headers.setdefault(names.ORIGINAL_QUEUE, death.get("queue", ""))
+        headers.setdefault(names.ORIGINAL_ROUTING_KEY, (death.get("routing-keys") or [""])[0])
+        headers.setdefault(names.ATTEMPTS, headers.get("x-delivery-count", 0))
     return DeadLetter(
         position=position, message_id=(message.properties or {}).get("message_id", ""),
-        reason=str(headers.get("x-death-reason", "")),
-        detail=str(headers.get("x-death-detail", "")),
-        attempts=int(headers.get("x-attempts", 0) or 0),
-        original_queue=str(headers.get("x-original-queue", "")),
-        routing_key=str(headers.get("x-original-routing-key", "")),
-        dead_lettered_at=str(headers.get("x-dead-lettered-at", "")), body=message.body,
+        reason=str(headers.get(names.DEATH_REASON, "")),
+        detail=str(headers.get(names.DEATH_DETAIL, "")),
+        attempts=int(headers.get(names.ATTEMPTS, 0) or 0),
+        original_queue=str(headers.get(names.ORIGINAL_QUEUE, "")),
+        routing_key=str(headers.get(names.ORIGINAL_ROUTING_KEY, "")),
+        dead_lettered_at=str(headers.get(names.DEAD_LETTERED_AT, "")), body=message.body,
         headers=headers)
 
 
@@ -105,8 +104,9 @@ def replay(amqp_uri: str, service: str, message_ids: set[str] | None = None) -> 
                     keep.append(message)
                     continue
                 headers = {k: v for k, v in letter.headers.items()
-                           if k not in _OURS and not k.startswith("x-death")}
-                headers["x-replayed"] = int(headers.get("x-replayed", 0)) + 1
+                           if k not in names.DEAD_LETTER_HEADERS
+                           and not k.startswith("x-death")}
+                headers[names.REPLAYED] = int(headers.get(names.REPLAYED, 0)) + 1
                 # The default exchange routes by queue name: only the consumer that failed
                 # sees the event again, not every subscriber of the original exchange.
                 publisher.publish([OutgoingMessage(

@@ -4,6 +4,10 @@ Stock `memory://` keeps every queue in one process-wide dict, so two dealer site
 process would share `booking.events` and steal each other's bookings. Here
 `memory:///site-D001` and `memory:///site-D002` are as separate as two vhosts on RabbitMQ,
 and nameko's RPC works on it.
+
+`register()` puts this transport in place of kombu's `memory://`; embedded mode calls it
+before it connects (`chassis.runner.make_container` does, for settings on `memory://`).
+Importing this module changes nothing.
 """
 
 from __future__ import annotations
@@ -12,8 +16,13 @@ from collections.abc import Iterable
 from queue import Queue
 from typing import Any
 
+import eventlet
 import kombu
+from kombu import transport as kombu_transport
 from kombu.transport import TRANSPORT_ALIASES, memory, virtual
+
+from chassis.broker import event_exchange
+from chassis.broker_names import uplink_queue
 
 
 class Channel(memory.Channel):
@@ -57,7 +66,13 @@ class Transport(memory.Transport):
         self.state = self._states_by_vhost.setdefault(vhost, virtual.BrokerState())
 
 
-TRANSPORT_ALIASES["memory"] = f"{__name__}:Transport"
+def register() -> None:
+    """Make `memory://` URIs use this transport (one namespace per vhost) in this process.
+    Safe to call again."""
+    TRANSPORT_ALIASES["memory"] = f"{__name__}:Transport"
+    # kombu caches the class per alias at the first connection; one made before this call
+    # must not keep the stock transport for the rest of the process.
+    kombu_transport._transport_cache.pop("memory", None)
 
 
 class MemoryUplink:
@@ -70,12 +85,7 @@ class MemoryUplink:
         self._thread: Any = None
 
     def start(self) -> None:
-        import eventlet
-
-        # Imported here: chassis.broker imports this module to register the transport.
-        from chassis.broker import event_exchange
-        from chassis.uplink import UPLINK_QUEUE
-
+        register()
         self._site = kombu.Connection(self.site_uri)
         self._hq = kombu.Connection(self.hq_uri)
         self._producer = kombu.Producer(self._hq.channel())
@@ -84,7 +94,7 @@ class MemoryUplink:
         for service in self.services:
             exchange = event_exchange(service)
             exchange(self._producer.channel).declare()
-            queues.append(kombu.Queue(UPLINK_QUEUE.format(service=service), exchange=exchange,
+            queues.append(kombu.Queue(uplink_queue(service), exchange=exchange,
                                       routing_key="#", durable=True))
         self._consumer = kombu.Consumer(channel, queues, on_message=self._forward)
         self._consumer.consume()  # declares the queues before any site service publishes

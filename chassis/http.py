@@ -18,14 +18,9 @@ from werkzeug.wrappers import Request, Response
 
 from chassis import metrics
 from chassis.auth import Identity, Role, admit, identity_from_header
-from chassis.errors import (
-    HTTP_STATUS,
-    DomainError,
-    InvalidInput,
-    MalformedRequest,
-    error_body,
-    http_status,
-)
+from chassis.db import finish_transaction
+from chassis.error_statuses import HTTP_STATUS, error_body, http_status
+from chassis.errors import DomainError, InvalidInput, MalformedRequest
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +150,12 @@ class JsonHttpEntrypoint(HttpRequestHandler):
                 return self.response_from_exception(exc)
             request.environ[IDENTITY] = identity
         return super().handle_request(request)
+
+    def handle_result(self, event, worker_ctx, result, exc_info):  # type: ignore[no-untyped-def]
+        # The framework commits the call's unit of work before the answer leaves, so "done"
+        # means stored; a failed commit becomes the answer (chassis.unit_of_work).
+        exc_info = finish_transaction(self.container, worker_ctx, exc_info)
+        return super().handle_result(event, worker_ctx, None if exc_info else result, exc_info)
 
     def response_from_exception(self, exc: Exception) -> Response:
         status = http_status(exc)

@@ -11,8 +11,9 @@ from typing import Any
 
 import eventlet
 from nameko.exceptions import RemoteError, UnknownService
-from nameko.rpc import RpcProxy
+from nameko.rpc import Rpc, RpcProxy
 
+from chassis.db import finish_transaction
 from chassis.errors import (
     Conflict,
     DomainError,
@@ -21,6 +22,19 @@ from chassis.errors import (
     NotFound,
     ServiceUnavailable,
 )
+
+
+class PlatformRpc(Rpc):
+    """nameko's RPC entrypoint, committing the call's unit of work before the reply leaves
+    (chassis.unit_of_work); a failed commit is the reply instead."""
+
+    def handle_result(self, message, worker_ctx, result, exc_info):  # type: ignore[no-untyped-def]
+        exc_info = finish_transaction(self.container, worker_ctx, exc_info)
+        return super().handle_result(message, worker_ctx, None if exc_info else result,
+                                     exc_info)
+
+
+rpc = PlatformRpc.decorator
 
 
 class _TimedService:

@@ -1,7 +1,9 @@
 """Starting services: one per process in production, all in one process in embedded mode.
 
 Call `green()` before anything opens a socket: nameko runs on eventlet, and psycopg2 must
-yield to other green threads while it waits on PostgreSQL.
+yield to other green threads while it waits on PostgreSQL. That is why this module imports
+nameko, eventlet and the database layer only inside the functions that need them: it is
+imported (by conftest.py, the CLI, the demo) before `green()` has run.
 """
 
 from __future__ import annotations
@@ -9,13 +11,20 @@ from __future__ import annotations
 import logging
 import socket
 import sys
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
+from chassis.registry import (
+    ENTRY_POINT_GROUP,
+    find_service_class,
+    service_classes,
+    service_names,
+)
+
 log = logging.getLogger(__name__)
 
-ENTRY_POINT_GROUP = "aftersales.services"
+__all__ = ["ENTRY_POINT_GROUP", "database_metadata", "free_port", "green", "make_container",
+           "migrations_dir", "service_class", "service_classes"]
 _greened = False
 
 
@@ -39,17 +48,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def service_classes() -> dict[str, type]:
-    """Every installed service, by name (declared under `aftersales.services` entry points)."""
-    return {ep.name: ep.load() for ep in entry_points(group=ENTRY_POINT_GROUP)}
-
-
 def service_class(name: str) -> type:
-    found = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]
-    if not found:
-        known = ", ".join(sorted(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)))
-        raise SystemExit(f"unknown service {name!r} (known: {known})")
-    return found[0].load()
+    """The installed service `name`; an unknown name stops the command, listing the known."""
+    cls = find_service_class(name)
+    if cls is None:
+        raise SystemExit(f"unknown service {name!r} (known: {', '.join(service_names())})")
+    return cls
 
 
 def migrations_dir(cls: type) -> Path:
@@ -67,6 +71,16 @@ def database_metadata(cls: type) -> Any:
 
 
 def make_container(cls: type, settings: Any) -> Any:
+    """A nameko container for `cls`. The class's declared `stack` wins over the settings'
+    (they were read for a name, the class is what runs), and settings on `memory://`
+    register embedded mode's transport first."""
     from nameko.containers import ServiceContainer
 
+    from chassis import embedded
+
+    stack = getattr(cls, "stack", settings.stack)
+    if stack != settings.stack:
+        settings = settings.with_overrides(stack=stack)
+    if settings.embedded:
+        embedded.register()
     return ServiceContainer(cls, settings.nameko_config())

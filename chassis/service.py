@@ -4,18 +4,26 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import ClassVar
 from urllib.parse import quote
 
 from nameko.extensions import DependencyProvider
 from werkzeug.wrappers import Request, Response
 
 from chassis import metrics
-from chassis.broker import connect, dead_letter_queue_name
+from chassis.broker import connect
 from chassis.broker_admin import BrokerAdmin, vhost_of
+from chassis.broker_names import dead_letter_queue_name, uplink_shovel
 from chassis.config import Settings
 from chassis.db import find_database, ping
 from chassis.http import PUBLIC, http, json_response
-from chassis.uplink import SHOVEL
+from chassis.openapi import build_openapi
+from chassis.registry import HEADQUARTERS, SITE
+
+# SITE and HEADQUARTERS are defined in chassis.registry and offered here too, next to the
+# class that declares them.
+__all__ = ["HEADQUARTERS", "SITE", "BrokerGauges", "CurrentSettings", "OwnSettings",
+           "PlatformService", "Readiness"]
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +77,7 @@ class BrokerGauges(DependencyProvider):
             metrics.DEAD_LETTER_QUEUE_MESSAGES.labels(settings.service).set(
                 queue.get("messages") or 0)
             if not settings.at_headquarters:
-                prefix = SHOVEL.format(dealer=settings.dealer_code, service="")
+                prefix = uplink_shovel(settings.dealer_code, "")
                 mine = [s for s in admin.call("GET", f"/shovels/{quote(vhost, safe='')}") or []
                         if str(s.get("name", "")).startswith(prefix)]
                 running = bool(mine) and all(s.get("state") == "running" for s in mine)
@@ -88,8 +96,37 @@ class CurrentSettings(DependencyProvider):
         return self.container.config["AFTERSALES"]
 
 
+class OwnSettings(DependencyProvider):
+    """`options = OwnSettings(CrmSettings)`: the service's own typed settings, a dataclass
+    with `from_settings(settings)` (usually `chassis.config.typed_settings`). Built while the
+    container is built, in the caller's thread, so a bad value stops the start with the one
+    line of its ConfigError (from `setup`, in a green thread, eventlet prints a traceback)."""
+
+    def __init__(self, kind: type) -> None:
+        self.kind = kind
+
+    def bind(self, container, attr_name):  # type: ignore[no-untyped-def]
+        instance = super().bind(container, attr_name)
+        instance.value = self.kind.from_settings(container.config["AFTERSALES"])
+        return instance
+
+    def get_dependency(self, worker_ctx):  # type: ignore[no-untyped-def]
+        return self.value
+
+
 class PlatformService:
-    """Base class of every service: `/health`, `/ready`, `/metrics`, entrypoint metrics."""
+    """Base class of every service: `/health`, `/ready`, `/metrics`, entrypoint metrics.
+
+    What a service declares about itself, for the chassis to discover (the chassis names no
+    service; `chassis.registry` reads these through the `aftersales.services` entry points):
+    `stack` (SITE or HEADQUARTERS); `downlink_events`, the event types headquarters
+    sends on to every dealer site; `operator_commands`, `aftersales ops <name>` commands as
+    "module:function" taking the command's remaining arguments and returning an exit code.
+    """
+
+    stack: ClassVar[str] = SITE
+    downlink_events: ClassVar[tuple[str, ...]] = ()
+    operator_commands: ClassVar[dict[str, str]] = {}
 
     settings = CurrentSettings()
     entrypoint_metrics = metrics.EntrypointMetrics()
@@ -114,6 +151,4 @@ class PlatformService:
 
     @http("GET", "/openapi.json", roles=PUBLIC, summary="This API's OpenAPI document")
     def openapi(self, request: Request) -> Response:
-        from chassis.openapi import build_openapi
-
         return json_response(build_openapi(type(self)))

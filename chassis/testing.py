@@ -16,17 +16,16 @@ import pytest
 import sqlalchemy as sa
 
 from chassis.auth import CROSS_DEALER, Role, issue_token
-from chassis.broker_admin import BrokerAdmin
+from chassis.broker_admin import BrokerAdmin, vhost_of
 from chassis.config import RetryPolicy, Settings
 from chassis.consumer import EventConsumer
 from chassis.db import drop_database, ensure_database, migrate
+from chassis.registry import service_names, stack_of
 from chassis.runner import free_port, make_container, migrations_dir
 
 AUTH_SECRET = "test-secret-for-signing-tokens-0123456789"
 POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:5432"
 AMQP = "amqp://guest:guest@127.0.0.1:5672"
-# Every consumer that may run in a test; the broker setup writes a policy for each.
-CONSUMERS = ["booking", "workorder", "parts", "crm", "bi", "notify", "ledger"]
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05,
@@ -49,8 +48,10 @@ def broker_admin() -> BrokerAdmin:
 
 @pytest.fixture
 def vhost(broker_admin: BrokerAdmin) -> Iterator[str]:
+    """A fresh vhost with the platform's policies for every installed service (a test's own
+    stand-in consumer gets its policy when `services` starts it)."""
     name = f"test-{uuid.uuid4().hex[:10]}"
-    broker_admin.apply(name, CONSUMERS)
+    broker_admin.apply(name, service_names())
     yield name
     broker_admin.delete_vhost(name)
 
@@ -88,6 +89,7 @@ def make_settings(service: str, database_url: str, amqp_uri: str, **overrides: A
                                                backoff_max_seconds=0.2))
     overrides.setdefault("relay_poll_seconds", 0.2)
     overrides.setdefault("auth_secret", AUTH_SECRET)
+    overrides.setdefault("stack", stack_of(service))
     return Settings(service=service, dealer_code=overrides.pop("dealer_code", "D001"),
                     database_url=database_url, amqp_uri=amqp_uri, http_port=free_port(),
                     retry=retry, **overrides)
@@ -103,11 +105,21 @@ def auth(role: Role | str, dealer_code: str | None = "D001", subject: str = "sta
 
 
 @pytest.fixture
-def services() -> Iterator[Callable[[type, Settings], Any]]:
-    """`services(ServiceClass, settings)` starts a container; all are stopped after the test."""
+def services(broker_admin: BrokerAdmin) -> Iterator[Callable[[type, Settings], Any]]:
+    """`services(ServiceClass, settings)` starts a container; all are stopped after the test.
+
+    A consumer that is no installed service (a test's stand-in, e.g. a ledger) gets the
+    platform's broker policy for its name first, as `aftersales broker setup` would give it.
+    """
     running: list[Any] = []
+    installed = set(service_names())
 
     def start(cls: type, settings: Settings) -> Any:
+        vhost = vhost_of(settings.amqp_uri)
+        # Only on a vhost the test made: starting a service never creates one.
+        if settings.service not in installed and not settings.embedded \
+                and broker_admin.vhost(vhost) is not None:
+            broker_admin.apply(vhost, [settings.service])
         container = make_container(cls, settings)
         container.start()
         running.append(container)

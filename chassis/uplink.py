@@ -11,19 +11,22 @@ Each site publishes at headquarters as its own user (`uplink-<dealer>`), allowed
 the site services' event exchanges and nothing else, so one site's credentials can neither read
 another site's events nor touch headquarters' queues.
 
-The other way, headquarters sends each site only what it must act on (`DOWNLINK_EVENTS`, e.g.
-recall campaigns for reception): a queue per site at headquarters (`downlink.<dealer>.<service>`)
-and a shovel into the site's exchange of the same name, publishing as `downlink-hq`.
+The other way, headquarters sends each site only what it must act on (the `downlink_events`
+headquarters services declare, e.g. crm's recall campaigns for reception): a queue per site at
+headquarters (`downlink.<dealer>.<service>`) and a shovel into the site's exchange of the same
+name, publishing as `downlink-hq`.
 
 `deploy/local/uplinks.yaml` describes the links; `aftersales uplink setup|stop|status` applies
 them. The site brokers and headquarters may be one RabbitMQ with several vhosts (development)
 or separate brokers (production): the file names each side's AMQP URI and management API.
+Which services run at a site, and what crosses downwards, is read from the installed services
+(`chassis.registry`); the names of queues, shovels and users from `chassis.broker_names`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -34,18 +37,21 @@ import sqlalchemy as sa
 import yaml
 from sqlalchemy.engine import Engine
 
+from chassis import registry
 from chassis.broker_admin import EVENT_EXCHANGE, BrokerAdmin, vhost_of
-from chassis.config import DEALER_CODE, SITE_SERVICES, ConfigError
+from chassis.broker_names import (
+    DOWNLINK_USER,
+    consuming_service,
+    dead_letters_of,
+    downlink_queue,
+    downlink_shovel,
+    event_exchange_name,
+    uplink_queue,
+    uplink_shovel,
+    uplink_user,
+)
+from chassis.config import DEALER_CODE, ConfigError
 
-UPLINK_QUEUE = "uplink.hq.{service}"
-SHOVEL = "uplink-{dealer}-{service}"
-UPLINK_USER = "uplink-{dealer}"
-# Headquarters → each site: only what a site must act on, e.g. recall campaigns for reception.
-DOWNLINK_EVENTS: dict[str, tuple[str, ...]] = {
-    "crm": ("aftersales.RecallCampaignPublished.v1",)}
-DOWNLINK_QUEUE = "downlink.{dealer}.{service}"
-DOWNLINK_SHOVEL = "downlink-{dealer}-{service}"
-DOWNLINK_USER = "downlink-hq"
 # Development only; production sets `uplink_password` per site (or AFTERSALES_UPLINK_PASSWORD_<D>).
 DEFAULT_PASSWORD = "uplink-development-password"
 
@@ -72,20 +78,19 @@ class SiteLink:
 
     @property
     def user(self) -> str:
-        return UPLINK_USER.format(dealer=self.dealer_code)
+        return uplink_user(self.dealer_code)
 
     def shovel_names(self) -> list[str]:
-        return [SHOVEL.format(dealer=self.dealer_code, service=s) for s in self.services]
-
-    def downlink_names(self) -> list[str]:
-        return [DOWNLINK_SHOVEL.format(dealer=self.dealer_code, service=s)
-                for s in DOWNLINK_EVENTS]
+        return [uplink_shovel(self.dealer_code, s) for s in self.services]
 
 
 @dataclass(frozen=True)
 class Uplinks:
     headquarters: Endpoint
     sites: tuple[SiteLink, ...]
+    # Per headquarters service, the event types it sends on to every site; by default what
+    # the installed services declare (`downlink_events`).
+    downlink: Mapping[str, tuple[str, ...]] = field(default_factory=registry.downlink_events)
 
     def site(self, dealer_code: str) -> SiteLink:
         for link in self.sites:
@@ -93,13 +98,19 @@ class Uplinks:
                 return link
         raise ConfigError(f"sites: no dealer site {dealer_code!r} in the uplinks file")
 
+    def downlink_names(self, link: SiteLink) -> list[str]:
+        return [downlink_shovel(link.dealer_code, s) for s in self.downlink]
 
-def load_uplinks(path: str | Path) -> Uplinks:
-    """Read an uplinks file; a wrong entry stops with one line naming it."""
+
+def load_uplinks(path: str | Path, classes: Mapping[str, type] | None = None) -> Uplinks:
+    """Read an uplinks file; a wrong entry stops with one line naming it. `classes` are the
+    services by name (default: the installed ones), which say what runs at a site."""
     try:
         raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"uplinks file {path}: {exc}") from None
+    classes = registry.service_classes() if classes is None else classes
+    site_services = registry.services_on(registry.SITE, classes)
     hq = _endpoint(raw.get("headquarters"), "headquarters")
     sites = []
     for index, entry in enumerate(raw.get("sites") or []):
@@ -108,15 +119,15 @@ def load_uplinks(path: str | Path) -> Uplinks:
         if not DEALER_CODE.match(code):
             raise ConfigError(f"{where}.dealer_code: {code!r} must be 2-12 upper-case letters "
                               "or digits")
-        services = tuple(entry.get("services") or sorted(SITE_SERVICES))
-        unknown = set(services) - SITE_SERVICES
+        services = tuple(entry.get("services") or site_services)
+        unknown = set(services) - set(site_services)
         if unknown:
             raise ConfigError(f"{where}.services: {sorted(unknown)} are not site services")
         password = str(entry.get("uplink_password") or DEFAULT_PASSWORD)
         sites.append(SiteLink(code, _endpoint(entry, where), services, password))
     if not sites:
         raise ConfigError("sites: the uplinks file names no dealer site")
-    return Uplinks(hq, tuple(sites))
+    return Uplinks(hq, tuple(sites), registry.downlink_events(classes))
 
 
 def _endpoint(raw: Any, where: str) -> Endpoint:
@@ -177,18 +188,19 @@ def setup(uplinks: Uplinks, dealer_code: str | None = None) -> list[str]:
     for link in uplinks.sites:
         if dealer_code and link.dealer_code != dealer_code:
             continue
-        _publisher(hq, link.user, link.password, (f"{s}.events" for s in link.services))
+        _publisher(hq, link.user, link.password, map(event_exchange_name, link.services))
         _publisher(link.site, DOWNLINK_USER, link.password,
-                   (f"{s}.events" for s in DOWNLINK_EVENTS))
+                   map(event_exchange_name, uplinks.downlink))
         for service in link.services:
-            name = SHOVEL.format(dealer=link.dealer_code, service=service)
-            _pipe(name, link.site, UPLINK_QUEUE.format(service=service), f"{service}.events",
+            name = uplink_shovel(link.dealer_code, service)
+            _pipe(name, link.site, uplink_queue(service), event_exchange_name(service),
                   ["#"], hq, link.user, link.password)
             started.append(name)
-        for service, event_types in DOWNLINK_EVENTS.items():
-            name = DOWNLINK_SHOVEL.format(dealer=link.dealer_code, service=service)
-            _pipe(name, hq, DOWNLINK_QUEUE.format(dealer=link.dealer_code, service=service),
-                  f"{service}.events", event_types, link.site, DOWNLINK_USER, link.password)
+        for service, event_types in uplinks.downlink.items():
+            name = downlink_shovel(link.dealer_code, service)
+            _pipe(name, hq, downlink_queue(link.dealer_code, service),
+                  event_exchange_name(service), event_types, link.site, DOWNLINK_USER,
+                  link.password)
             started.append(name)
     return started
 
@@ -198,11 +210,11 @@ def stop(uplinks: Uplinks, dealer_code: str) -> list[str]:
     site for headquarters, and at headquarters for the site."""
     link = uplinks.site(dealer_code)
     for endpoint, names in ((link.site, link.shovel_names()),
-                            (uplinks.headquarters, link.downlink_names())):
+                            (uplinks.headquarters, uplinks.downlink_names(link))):
         for name in names:
             endpoint.admin().call("DELETE", f"/parameters/shovel/{_q(endpoint.vhost)}/{_q(name)}",
                                   missing_ok=True)
-    return link.shovel_names() + link.downlink_names()
+    return link.shovel_names() + uplinks.downlink_names(link)
 
 
 def status(uplinks: Uplinks) -> list[dict[str, Any]]:
@@ -211,7 +223,8 @@ def status(uplinks: Uplinks) -> list[dict[str, Any]]:
     rows = []
     for link in uplinks.sites:
         shovels = {}
-        for endpoint, names in ((link.site, link.shovel_names()), (hq, link.downlink_names())):
+        for endpoint, names in ((link.site, link.shovel_names()),
+                                (hq, uplinks.downlink_names(link))):
             states = {s.get("name"): s.get("state", "unknown")
                       for s in endpoint.admin().call("GET", f"/shovels/{_q(endpoint.vhost)}")
                       or []}
@@ -220,11 +233,9 @@ def status(uplinks: Uplinks) -> list[dict[str, Any]]:
             "dealer_code": link.dealer_code,
             "running": all(state == "running" for state in shovels.values()),
             "shovels": shovels,
-            "waiting_at_site": _depth(link.site, [UPLINK_QUEUE.format(service=s)
-                                                  for s in link.services]),
-            "waiting_for_site": _depth(hq, [DOWNLINK_QUEUE.format(dealer=link.dealer_code,
-                                                                  service=s)
-                                            for s in DOWNLINK_EVENTS])})
+            "waiting_at_site": _depth(link.site, [uplink_queue(s) for s in link.services]),
+            "waiting_for_site": _depth(hq, [downlink_queue(link.dealer_code, s)
+                                            for s in uplinks.downlink])})
     return rows
 
 
@@ -258,10 +269,8 @@ def headquarters_backlog(uplinks: Uplinks) -> dict[str, dict[str, int]]:
     for queue in admin.call("GET", f"/queues/{_q(uplinks.headquarters.vhost)}"
                                    "?columns=name,messages") or []:
         name, waiting = str(queue.get("name", "")), int(queue.get("messages") or 0)
-        if name.startswith("evt-") and "--" in name:
-            service = name.rsplit("--", 1)[1].split(".", 1)[0]
+        if (service := consuming_service(name)) is not None:
             found.setdefault(service, {"waiting": 0, "dead_letters": 0})["waiting"] += waiting
-        elif name.startswith("deadletter."):
-            service = name.split(".", 1)[1]
+        elif (service := dead_letters_of(name)) is not None:
             found.setdefault(service, {"waiting": 0, "dead_letters": 0})["dead_letters"] = waiting
     return found

@@ -16,22 +16,22 @@ from typing import Any, ClassVar
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-# -- patterns ---------------------------------------------------------------------------
+from .vocabulary import (  # noqa: F401  (the patterns, re-exported for the schemas' users)
+    CODE,
+    DEALER_CODE,
+    HOURS,
+    HTTPS_URL,
+    ID,
+    MONEY,
+    PART_NUMBER,
+    PHONE,
+    POSITIVE_QUANTITY,
+    QUANTITY,
+    SHA256,
+    UUID,
+    VIN,
+)
 
-ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
-DEALER_CODE = r"^[A-Z0-9]{2,12}$"
-VIN = r"^[A-HJ-NPR-Z0-9]{17}$"
-PHONE = r"^\+?[0-9]{6,20}$"
-MONEY = r"^(0|[1-9][0-9]{0,11})\.[0-9]{2}$"
-QUANTITY = r"^(0|[1-9][0-9]{0,6})(\.[0-9]{1,3})?$"
-# Same as QUANTITY but not zero ("0", "0.0", "0.000").
-POSITIVE_QUANTITY = r"^(?!0(\.0{1,3})?$)(0|[1-9][0-9]{0,6})(\.[0-9]{1,3})?$"
-HOURS = r"^(0|[1-9][0-9]{0,3})(\.[0-9]{1,2})?$"
-CODE = r"^[A-Z0-9][A-Z0-9_.-]{0,31}$"
-PART_NUMBER = r"^[A-Z0-9][A-Z0-9.-]{1,39}$"
-SHA256 = r"^[0-9a-f]{64}$"
-HTTPS_URL = r"^https://[!-~]+$"
-UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 _DAY = r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
 TIMESTAMP = (
     rf"^{_DAY}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{{1,6}})?"

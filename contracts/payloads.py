@@ -12,71 +12,35 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
-from types import MappingProxyType
 from typing import Any
 
 from . import fields as f
 from .fields import AnyNonEmpty, AtLeastOne, Check, ContractSchema, Requires, When
-
-# -- value sets (STAR names where STAR has one) ---------------------------------------------
-
-PAY_TYPES = ("CUSTOMER_PAY", "WARRANTY", "INTERNAL")
-CHANNELS = ("APP", "WECHAT", "PHONE", "WEB", "WALK_IN")
-CURRENCIES = ("CNY",)
-APPOINTMENT_STATUSES = ("SCHEDULED", "CONFIRMED")  # status right after booking / rescheduling
-SERVICE_TYPES = (
-    "MAINTENANCE",
-    "REPAIR",
-    "DIAGNOSIS",
-    "RECALL",
-    "BODY_AND_PAINT",
-    "TYRES",
-    "INSPECTION",
-    "OTHER",
+from .vocabulary import (  # noqa: F401  (the value sets, re-exported for the schemas' users)
+    APPOINTMENT_STATUSES,
+    APPROVAL_CHANNELS,
+    CAMPAIGN_KINDS,
+    CAMPAIGN_VINS_PER_EVENT,
+    CANCEL_REASONS,
+    CHANNELS,
+    CONSENT_CHANNELS,
+    CONSENT_PURPOSES,
+    CONSENT_VIA,
+    CURRENCIES,
+    DELIVERY_MODES,
+    INSPECTION_STATUSES,
+    LINE_KINDS,
+    MAX_MILEAGE_KM,
+    PARTIES,
+    PAY_TYPES,
+    PHOTO_TYPES,
+    QC_STAGES,
+    REMINDER_PURPOSE,
+    REMINDER_REASONS,
+    SERVICE_TYPES,
+    SURVEY_CHANNELS,
+    UNITS,
 )
-CANCEL_REASONS = (
-    "CUSTOMER_REQUEST",
-    "VEHICLE_SOLD",
-    "SERVICED_ELSEWHERE",
-    "DEALER_UNAVAILABLE",
-    "DUPLICATE",
-    "OTHER",
-)
-PARTIES = ("CUSTOMER", "DEALER")
-INSPECTION_STATUSES = ("GREEN", "YELLOW", "RED")
-PHOTO_TYPES = ("image/jpeg", "image/png", "image/webp", "image/heic", "video/mp4")
-LINE_KINDS = ("LABOUR", "PART")
-APPROVAL_CHANNELS = ("APP", "WECHAT", "WEB", "PHONE", "IN_PERSON")
-QC_STAGES = ("SELF", "INSPECTOR")
-DELIVERY_MODES = ("COUNTER", "HOME_DELIVERY")
-UNITS = ("EA", "SET", "L", "KG", "M")
-REMINDER_REASONS = ("MAINTENANCE", "INSURANCE", "ANNUAL_INSPECTION", "DECLINED_WORK", "RECALL")
-CAMPAIGN_KINDS = ("RECALL", "SERVICE_CAMPAIGN")
-# VINs one RecallCampaignPublished carries: a 100,000-car recall travels as 20 events.
-CAMPAIGN_VINS_PER_EVENT = 5000
-# What a customer consents to (crm owns consent; notify applies it).
-CONSENT_PURPOSES = ("SERVICE", "MARKETING")
-CONSENT_CHANNELS = ("SMS", "WECHAT", "PHONE", "APP", "EMAIL")
-# Where a consent change was made: the call centre at crm, or the owner at notify.
-CONSENT_VIA = ("CALL_CENTRE", "SMS_REPLY", "UNSUBSCRIBE_LINK", "PREFERENCES")
-# The consent purpose of each reminder reason: one rule for crm (who is chosen) and notify
-# (what is sent). A reminder invites the owner to buy a service (a booking, a renewal, the
-# work they declined, the dealer's inspection errand), so it is a marketing message under the
-# market's rules: it needs an opt-in, carries the 退订 path, and 退订 stops it. A recall is
-# different: a safety notice the maker owes every owner of the car, so it is a service message
-# (sent until the customer withdraws service messages at the call centre).
-REMINDER_PURPOSE: Mapping[str, str] = MappingProxyType(
-    {
-        "MAINTENANCE": "MARKETING",
-        "INSURANCE": "MARKETING",
-        "ANNUAL_INSPECTION": "MARKETING",
-        "DECLINED_WORK": "MARKETING",
-        "RECALL": "SERVICE",
-    }
-)
-SURVEY_CHANNELS = ("APP", "WECHAT", "SMS", "PHONE", "WEB")
-
-MAX_MILEAGE_KM = 2_000_000
 
 
 def consent_supersedes(stored: tuple[bool, datetime] | None, granted: bool, at: datetime) -> bool:

@@ -172,8 +172,10 @@ def _ready(url: str) -> bool:
 
 
 def _start_embedded(topology: Topology) -> None:
-    from chassis.embedded import MemoryUplink
+    from chassis import embedded
     from chassis.runner import make_container
+
+    embedded.register()  # memory:///<vhost> is one broker per vhost from here on
 
     def start_stack(stack: Stack) -> None:
         for service in stack.services:
@@ -186,7 +188,7 @@ def _start_embedded(topology: Topology) -> None:
     start_stack(topology.headquarters)
     hq = topology.broker(topology.headquarters)
     for site in topology.sites:
-        bridge = MemoryUplink(topology.broker(site), hq, SITE_SERVICES)
+        bridge = embedded.MemoryUplink(topology.broker(site), hq, SITE_SERVICES)
         bridge.start()
         topology.bridges.append(bridge)
         start_stack(site)

@@ -29,10 +29,10 @@ import eventlet
 import requests
 
 from chassis.auth import CROSS_DEALER, Role, issue_token
+from contracts.customer import customer_id_for
 from crm.surveys import link_token
 from simulator import trade
 from simulator.trade import CarPlan, Customer, Vehicle
-from workorder.domain.reception import customer_id_for
 
 log = logging.getLogger(__name__)
 

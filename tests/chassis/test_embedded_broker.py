@@ -10,7 +10,7 @@ from nameko.containers import ServiceContainer
 from nameko.rpc import rpc
 from nameko.standalone.rpc import ClusterRpcProxy
 
-import chassis.broker  # noqa: F401  (registers the per-vhost memory transport)
+from chassis import embedded
 from chassis.errors import ServiceUnavailable
 from chassis.rpc import SiteRpc
 
@@ -37,6 +37,7 @@ class Quoting:
 
 @pytest.fixture
 def site():
+    embedded.register()  # memory:///<vhost>: one in-memory broker per vhost
     started = []
 
     def start(cls, vhost):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from chassis.errors import Conflict, InvalidInput, NotFound, error_body, http_status
+from chassis.error_statuses import error_body, http_status
+from chassis.errors import Conflict, InvalidInput, NotFound
 
 
 @pytest.mark.parametrize(("error", "status"), [

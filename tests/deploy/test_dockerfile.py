@@ -42,6 +42,25 @@ def test_installs_the_repository_with_pip():
         assert (ROOT / source).exists(), f"COPY {source}: not in the repository"
 
 
+def test_dependencies_come_from_the_runtime_lock_checked_by_hash():
+    """Every `pip install` in the image installs the lock (hash-checked) or nothing but the
+    project itself: pip never resolves a range at build time."""
+    installs = [command for run in of("RUN") for command in re.split(r"&&|;", run)
+                if "pip install" in command]
+    assert installs
+    for command in installs:
+        words = command.split()
+        from_lock = "-r" in words and words[words.index("-r") + 1] == "requirements.lock"
+        assert (from_lock and "--require-hashes" in words) or "--no-deps" in words, command
+    assert any("requirements.lock" in words for words in (c.split() for c in installs))
+    kinds = instructions()
+    lock_copied = next(i for i, (kind, rest) in enumerate(kinds)
+                       if kind == "COPY" and rest.split()[0] == "requirements.lock")
+    sources_copied = min(i for i, (kind, rest) in enumerate(kinds)
+                         if kind == "COPY" and rest.split()[0] in {"chassis", "services"})
+    assert lock_copied < sources_copied  # a code change keeps the dependency layer
+
+
 def test_runs_as_a_non_root_user_after_the_last_install():
     kinds = [kind for kind, _ in instructions()]
     user = of("USER")

@@ -11,20 +11,12 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from bi import domain, kpis
+from bi.domain import UNASSIGNED, Scope
 from bi.models import daily_rollups, dealers, monthly_rollups
 
-UNASSIGNED = "UNASSIGNED"
+__all__ = ["UNASSIGNED", "Scope", "by_dealer", "ranking", "series", "totals"]
+
 GRAINS = ("day", "week", "month")
-
-
-@dataclass(frozen=True)
-class Scope:
-    """Which dealer-days a question is about: `to` included."""
-
-    first: date
-    last: date
-    dealer_code: str | None = None
-    region: str | None = None
 
 
 def _region() -> Any:

@@ -1,7 +1,8 @@
 """BI's entrypoints: every site's events become facts and daily rollups; KPIs are read from
 the rollups by dealer, region and period, ranked, charted and exported.
 
-BI publishes no events, so it has no outbox.
+Each entrypoint parses and authorises, calls one use case (`bi.use_cases`) and renders; the
+framework commits its unit of work. BI publishes no events, so it has no outbox.
 """
 
 from __future__ import annotations
@@ -12,12 +13,10 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-import sqlalchemy as sa
 from werkzeug.wrappers import Request, Response
 
-from bi import dashboard, kpis, models, reports
-from bi.projection import Projection
-from bi.reports import Scope
+from bi import dashboard, kpis, models, use_cases
+from bi.domain import Scope
 from bi.schemas import (
     DashboardQuerySchema,
     DealerListSchema,
@@ -30,12 +29,15 @@ from bi.schemas import (
     SeriesQuerySchema,
     SeriesSchema,
 )
-from chassis.auth import Role, own_dealer_only
+from bi.settings import BiSettings
+from bi.store import BiUnitOfWork
 from chassis.consumer import handle_event
 from chassis.db import Database
 from chassis.errors import InvalidInput, NotFound
 from chassis.http import PUBLIC, http, identity_of, json_response, load_json, load_query
-from chassis.service import PlatformService
+from chassis.identity import Role, own_dealer_only
+from chassis.service import HEADQUARTERS, OwnSettings, PlatformService
+from chassis.unit_of_work import UnitOfWorkProvider
 from contracts import events
 
 READERS = {Role.OEM_ANALYST, Role.DEALER_MANAGER}
@@ -44,15 +46,15 @@ DEALER_CODE_PATTERN = r"^[A-Z0-9]{2,12}$"
 
 class BiService(PlatformService):
     name = "bi"
+    stack = HEADQUARTERS
+    operator_commands = {"rebuild": "bi.rebuild:main"}
 
     db = Database(models.metadata)
-
-    def _projection(self) -> Projection:
-        days = int(self.settings.extra.get("comeback_days", 30))
-        return Projection(self.db, comeback_days=days)
+    uow = UnitOfWorkProvider(BiUnitOfWork)
+    options = OwnSettings(BiSettings)
 
     def _receive(self, event: dict[str, Any]) -> None:
-        self._projection().receive(event)
+        use_cases.receive(self.uow, event, self.options, now=datetime.now(UTC))
 
     # -- events of every dealer site (and crm's, about a dealer) ---------------------------
 
@@ -126,9 +128,7 @@ class BiService(PlatformService):
     def get_kpis(self, request: Request) -> Response:
         query = load_query(request, KpiQuerySchema())
         scope = self._scope(request, query)
-        values = kpis.compute_all(reports.totals(self.db, scope))
-        return json_response({"dealer": scope.dealer_code, "region": scope.region,
-                              "from": scope.first, "to": scope.last, "kpis": values})
+        return json_response(use_cases.kpi_report(self.uow, scope))
 
     @http("GET", "/kpis.csv", roles=READERS, query=KpiQuerySchema, statuses=(422,),
              summary="Every KPI per dealer as CSV (UTF-8 with BOM, opens in Excel)")
@@ -139,8 +139,8 @@ class BiService(PlatformService):
         writer = csv.writer(out)
         names = list(kpis.KPIS)
         writer.writerow(["dealer_code", "name", "region", "from", "to", *names])
-        for dealer in reports.by_dealer(self.db, scope):
-            values = kpis.compute_all(dealer["totals"])
+        for dealer in use_cases.kpis_by_dealer(self.uow, scope):
+            values = dealer["kpis"]
             writer.writerow([dealer["dealer_code"], dealer["name"] or "", dealer["region"],
                              scope.first, scope.last,
                              *("" if values[n] is None else values[n] for n in names)])
@@ -154,7 +154,7 @@ class BiService(PlatformService):
     def get_rankings(self, request: Request) -> Response:
         query = load_query(request, RankingQuerySchema())
         scope = Scope(first=query["from_"], last=query["to"], region=query.get("region"))
-        items = reports.ranking(self.db, scope, query["kpi"])
+        items = use_cases.ranking(self.uow, scope, query["kpi"])
         return json_response({"kpi": query["kpi"], "items": items})
 
     @http("GET", "/series", roles=READERS, query=SeriesQuerySchema, response=SeriesSchema,
@@ -162,7 +162,7 @@ class BiService(PlatformService):
     def get_series(self, request: Request) -> Response:
         query = load_query(request, SeriesQuerySchema())
         scope = self._scope(request, query)
-        items = reports.series(self.db, scope, query["kpi"], query["grain"])
+        items = use_cases.series(self.uow, scope, query["kpi"], query["grain"])
         return json_response({"kpi": query["kpi"], "grain": query["grain"], "items": items})
 
     @http("GET", "/dashboard", roles=PUBLIC, query=DashboardQuerySchema, statuses=(422,),
@@ -193,10 +193,7 @@ class BiService(PlatformService):
     @http("GET", "/dealers", roles={Role.OEM_ANALYST, Role.OPERATOR},
              response=DealerListSchema, summary="Dealers and their regions")
     def list_dealers(self, request: Request) -> Response:
-        rows = self.db.execute(sa.select(models.dealers.c.dealer_code, models.dealers.c.name,
-                                         models.dealers.c.region)
-                               .order_by(models.dealers.c.dealer_code))
-        return json_response({"items": [dict(r._mapping) for r in rows]})
+        return json_response({"items": use_cases.dealers(self.uow)})
 
     @http("PUT", "/dealers/<string:dealer_code>", roles={Role.OPERATOR},
              request=DealerRequestSchema, response=DealerSchema, statuses=(422,),
@@ -206,16 +203,6 @@ class BiService(PlatformService):
         if not re.match(DEALER_CODE_PATTERN, dealer_code):
             raise InvalidInput("dealer_code", "must be 2-12 upper-case letters or digits")
         payload = load_json(request, DealerRequestSchema())
-        table = models.dealers
-        values = {"name": payload["name"], "region": payload["region"],
-                  "updated_at": datetime.now(UTC)}
-        found = self.db.execute(sa.select(table.c.dealer_code).where(
-            table.c.dealer_code == dealer_code).with_for_update()).first()
-        if found:
-            self.db.execute(table.update().where(table.c.dealer_code == dealer_code)
-                            .values(**values))
-        else:
-            self.db.execute(table.insert().values(dealer_code=dealer_code, **values))
-        self.db.commit()
-        return json_response({"dealer_code": dealer_code, "name": payload["name"],
-                              "region": payload["region"]})
+        return json_response(use_cases.name_dealer(self.uow, dealer_code, name=payload["name"],
+                                                   region=payload["region"],
+                                                   now=datetime.now(UTC)))

@@ -20,7 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from chassis.errors import InvalidInput
-from contracts.payloads import SERVICE_TYPES as CONTRACT_SERVICE_TYPES
+from contracts.vocabulary import SERVICE_TYPES as CONTRACT_SERVICE_TYPES
 
 WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 MAX_RANGE_DAYS = 31  # the longest availability query

@@ -24,9 +24,11 @@ from enum import StrEnum
 from typing import Any
 
 from booking.dealer_calendar import Bookings, Calendar, Slot, as_utc, full_slots
-from chassis.auth import Identity
 from chassis.errors import Conflict, InvalidInput
-from contracts.fields import ID as ID_PATTERN
+from chassis.identity import Identity
+from contracts.customer import customer_id_for
+from contracts.plate import normal_plate
+from contracts.vocabulary import ID as ID_PATTERN
 
 
 class Status(StrEnum):
@@ -133,16 +135,6 @@ class Appointment:
         return not actor.is_customer or actor.subject == self.customer_id
 
 
-def customer_id_for(phone: str) -> str:
-    """A stable id per phone number at this site, so repeat bookings meet one customer."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"tel:{phone}"))
-
-
-def normalise_plate(plate: str) -> str:
-    """'京a 12345' and '京A12345' are the same car."""
-    return "".join(plate.split()).upper()
-
-
 # -- booking ---------------------------------------------------------------------------------
 
 
@@ -188,7 +180,7 @@ def book(request: Mapping[str, Any], *, calendar: Calendar, actor: Actor, dealer
         id=str(uuid.uuid4()), dealer_code=dealer_code, customer_id=customer_id,
         customer_name=customer["name"], customer_phone=customer["phone"],
         service_type=service_type, slot_start=start, slot_end=end, channel=channel,
-        booked_at=as_utc(now), plate=normalise_plate(plate) if plate else None,
+        booked_at=as_utc(now), plate=normal_plate(plate) if plate else None,
         vin=vehicle.get("vin"), model=vehicle.get("model"),
         pickup_address=request.get("pickup_address"),
         loaner_requested=request.get("loaner_requested", False),

@@ -14,6 +14,7 @@ from booking.dealer_calendar import MAX_RANGE_DAYS, WEEKDAYS, Calendar, DayLoad
 from booking.domain import Appointment, Status, ToReview
 from contracts.fields import ID, Day, Pattern, StrictBoolean, StrictInteger
 from contracts.payloads import CANCEL_REASONS, CHANNELS, SERVICE_TYPES
+from contracts.plate import normal_plate
 from contracts.vin import vin_problem
 
 if TYPE_CHECKING:
@@ -58,9 +59,12 @@ class VehicleSchema(Schema):
     @pre_load
     def _tidy(self, data: Any, **_: Any) -> Any:
         # People type plates and VINs in lower case and with spaces; neither means anything.
-        if isinstance(data, dict):
-            data = {**data, **{key: "".join(data[key].split()).upper() for key in ("plate", "vin")
-                               if isinstance(data.get(key), str)}}
+        # A plate takes the platform's one normal form (what crm searches by) before its
+        # length is checked.
+        if isinstance(data, dict) and isinstance(data.get("plate"), str):
+            data = {**data, "plate": normal_plate(data["plate"])}
+        if isinstance(data, dict) and isinstance(data.get("vin"), str):
+            data = {**data, "vin": "".join(data["vin"].split()).upper()}
         return data
 
 

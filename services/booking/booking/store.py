@@ -1,8 +1,10 @@
-"""Reading and writing booking's tables for one worker's transaction.
+"""Reading and writing booking's tables in the unit of work's transaction.
 
-The locking that keeps slots from being over-booked lives here; what "full" means is the
-domain's. Works on PostgreSQL (row locks) and SQLite (embedded mode: one connection, so
-transactions are serial anyway and FOR UPDATE is left out by SQLAlchemy).
+`AppointmentBook` holds the queries; `BookingUnitOfWork`, at the end, carries it for the use
+cases (`booking.use_cases`). The locking that keeps slots from being over-booked lives here;
+what "full" means is the domain's. Works on PostgreSQL (row locks) and SQLite (embedded
+mode: one connection, so transactions are serial anyway and FOR UPDATE is left out by
+SQLAlchemy).
 """
 
 from __future__ import annotations
@@ -14,14 +16,13 @@ from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
-from nameko.extensions import DependencyProvider
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from booking import models
 from booking.dealer_calendar import Calendar, Slot, as_utc
 from booking.domain import HOLDS_CAPACITY, OPEN, Appointment, CapacityHolder, Status
-from chassis.db import find_database
+from chassis.unit_of_work import Emits, UnitOfWork
 
 _appointments = models.appointments
 _calendars = models.calendars
@@ -48,6 +49,21 @@ _HOLDING_CAPACITY = sa.select(
     _appointments.c.slot_end, _appointments.c.plate, _appointments.c.vin).where(*_HOLDING)
 _HOLDING_CAPACITY_BUT = _HOLDING_CAPACITY.where(_appointments.c.id != sa.bindparam("exclude"))
 _ADD = _appointments.insert()
+_APPOINTMENT = sa.select(_appointments).where(_appointments.c.id == sa.bindparam("id"),
+                                              _appointments.c.dealer_code == _DEALER)
+_APPOINTMENT_LOCKED = _APPOINTMENT.with_for_update()
+# The columns to set come from the parameters given (every one but the key).
+_SAVE = _appointments.update().where(_appointments.c.id == sa.bindparam("appointment_id"))
+_OPEN = (_appointments.c.dealer_code == _DEALER,
+         _appointments.c.status.in_([str(s) for s in OPEN]))
+_OPEN_FROM = (sa.select(_appointments)
+              .where(*_OPEN, _appointments.c.slot_start >= sa.bindparam("moment"))
+              .order_by(_appointments.c.slot_start))
+# Rows another worker holds (an advisor checking the customer in right now) are skipped.
+_DUE_NO_SHOWS = (sa.select(_appointments)
+                 .where(*_OPEN, _appointments.c.slot_start <= sa.bindparam("started_before"))
+                 .order_by(_appointments.c.slot_start, _appointments.c.id)
+                 .limit(sa.bindparam("limit")).with_for_update(skip_locked=True))
 
 
 # ON CONFLICT DO UPDATE takes the row lock of a row that exists: one statement both creates
@@ -90,7 +106,10 @@ class CalendarCache:
         self._version, self._stored = version, stored
 
 
-class BookingStore:
+class AppointmentBook:
+    """The site's calendar and appointments, over one session (no commits: the unit of work's
+    transaction is the framework's to end)."""
+
     def __init__(self, session: Session, dealer_code: str, default_time_zone: str,
                  calendars: CalendarCache | None = None) -> None:
         self.session = session
@@ -175,11 +194,10 @@ class BookingStore:
     # -- appointments ----------------------------------------------------------------------
 
     def appointment(self, appointment_id: str, *, lock: bool = False) -> Appointment | None:
-        query = sa.select(_appointments).where(_appointments.c.id == appointment_id,
-                                               _appointments.c.dealer_code == self.dealer_code)
-        if lock:
-            query = query.with_for_update()
-        row = self.session.execute(query).mappings().first()
+        """One appointment of this site; lock=True holds its row until the transaction ends."""
+        query = _APPOINTMENT_LOCKED if lock else _APPOINTMENT
+        row = self.session.execute(query, {"id": appointment_id, "dealer": self.dealer_code}
+                                   ).mappings().first()
         return Appointment.from_row(row) if row else None
 
     def add(self, appointment: Appointment) -> None:
@@ -187,9 +205,8 @@ class BookingStore:
 
     def save(self, appointment: Appointment) -> None:
         values = _stored(appointment)
-        del values["id"]
-        self.session.execute(_appointments.update()
-                             .where(_appointments.c.id == appointment.id).values(**values))
+        values["appointment_id"] = values.pop("id")
+        self.session.execute(_SAVE, values)
 
     def appointments(self, calendar: Calendar, *, customer_id: str | None = None,
                      first: date | None = None, last: date | None = None,
@@ -208,23 +225,17 @@ class BookingStore:
 
     def open_from(self, moment: datetime) -> list[Appointment]:
         """Open appointments (not yet arrived, cancelled or missed) from `moment` on."""
-        query = (sa.select(_appointments)
-                 .where(_appointments.c.dealer_code == self.dealer_code,
-                        _appointments.c.status.in_([str(s) for s in OPEN]),
-                        _appointments.c.slot_start >= as_utc(moment))
-                 .order_by(_appointments.c.slot_start))
-        return [Appointment.from_row(r) for r in self.session.execute(query).mappings()]
+        params = {"dealer": self.dealer_code, "moment": as_utc(moment)}
+        return [Appointment.from_row(r)
+                for r in self.session.execute(_OPEN_FROM, params).mappings()]
 
     def due_no_shows(self, started_before: datetime, limit: int) -> list[Appointment]:
         """Open appointments whose slot started before the cut-off, locked; rows another
         worker holds (an advisor checking the customer in right now) are left alone."""
-        query = (sa.select(_appointments)
-                 .where(_appointments.c.dealer_code == self.dealer_code,
-                        _appointments.c.status.in_([str(s) for s in OPEN]),
-                        _appointments.c.slot_start <= as_utc(started_before))
-                 .order_by(_appointments.c.slot_start, _appointments.c.id).limit(limit)
-                 .with_for_update(skip_locked=True))
-        return [Appointment.from_row(r) for r in self.session.execute(query).mappings()]
+        params = {"dealer": self.dealer_code, "started_before": as_utc(started_before),
+                  "limit": limit}
+        return [Appointment.from_row(r)
+                for r in self.session.execute(_DUE_NO_SHOWS, params).mappings()]
 
 
 def _stored(appointment: Appointment) -> dict[str, Any]:
@@ -233,21 +244,18 @@ def _stored(appointment: Appointment) -> dict[str, Any]:
     return values
 
 
-class AppointmentBook(DependencyProvider):
-    """Declare `store = AppointmentBook()` on the service: each worker gets a BookingStore on
-    the worker's own session (the one `self.db` and `self.outbox` use).
+def booking_resources(settings: Any) -> dict[str, Any]:
+    """What every booking unit of work of a process shares, built once at start: the site,
+    the time zone of its default calendar (the `time_zone` setting, validated by the chassis)
+    and the parsed calendar cache."""
+    return {"dealer_code": settings.dealer_code, "time_zone": settings.time_zone,
+            "calendars": CalendarCache()}
 
-    The site's time zone for the default calendar is the site's `time_zone` setting
-    (validated at start by the chassis).
-    """
 
-    def setup(self) -> None:
-        settings = self.container.config["AFTERSALES"]
-        self.dealer_code = settings.dealer_code
-        self.time_zone = settings.time_zone
-        self.database = find_database(self.container)
-        self.calendars = CalendarCache()
+class BookingUnitOfWork(UnitOfWork):
+    """One booking transaction: the appointment book, and the events written with it."""
 
-    def get_dependency(self, worker_ctx: Any) -> BookingStore:
-        return BookingStore(self.database.session_for(worker_ctx), self.dealer_code,
-                            self.time_zone, self.calendars)
+    def __init__(self, session: Session, events: Emits, *, dealer_code: str, time_zone: str,
+                 calendars: CalendarCache) -> None:
+        super().__init__(session, events)
+        self.appointments = AppointmentBook(session, dealer_code, time_zone, calendars)

@@ -9,9 +9,9 @@ from contracts.fields import CODE as CONTRACT_CODE
 from contracts.fields import ID, Pattern, StrictBoolean, StrictInteger
 from contracts.payloads import REMINDER_REASONS, SURVEY_CHANNELS
 from contracts.vin import vin_problem
-from crm.leads import LEAD_CHANNELS, OUTCOMES
-from crm.leads import STATUSES as LEAD_STATUSES
-from crm.reminders import CHANNELS, PURPOSES
+from crm.domain.leads import LEAD_CHANNELS, OUTCOMES
+from crm.domain.leads import STATUSES as LEAD_STATUSES
+from crm.domain.reminders import CHANNELS, PURPOSES
 
 PHONE = validate.Regexp(r"^\+?[\d \-]{6,20}$", error="must be 6-15 digits, optionally after +")
 IDENT = Pattern(ID, error="must be 1-64 characters A-Z a-z 0-9 . _ : - "

@@ -1,63 +1,6 @@
-"""Follow-up (回访): when the survey is due, the signed link that answers it, and when an
-answer opens a complaint. Plain Python."""
+"""Kept for callers outside crm that sign survey links (the simulator's traffic): the rule
+lives in `crm.domain.surveys`."""
 
-from __future__ import annotations
+from crm.domain.surveys import link_token, survey_of_token
 
-import base64
-import hashlib
-import hmac
-import uuid
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-
-DEFAULT_DELAY_HOURS = 24          # 24 hours after delivery; 72 (3 days) is the other practice
-LOW_SCORE = 6                     # 0-6 are detractors on the NPS scale: someone calls back
-COMPLAINT_DUE_DAYS = 2            # the owner answers a complaint within two days
-SIGNATURE_CHARS = 32
-
-
-def survey_id_for(dealer_code: str, repair_order_id: str) -> str:
-    """One survey per repair order; the id is derived so a redelivered delivery finds it."""
-    return "SVY-" + uuid.uuid5(uuid.NAMESPACE_URL,
-                               f"crm:survey:{dealer_code}:{repair_order_id}").hex[:24]
-
-
-def due_at(delivered_at: datetime, delay_hours: int = DEFAULT_DELAY_HOURS) -> datetime:
-    return delivered_at + timedelta(hours=delay_hours)
-
-
-def _signature(secret: str, survey_id: str) -> str:
-    digest = hmac.new(secret.encode(), f"survey:{survey_id}".encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).decode().rstrip("=")[:SIGNATURE_CHARS]
-
-
-def link_token(secret: str, survey_id: str) -> str:
-    """The capability in the survey link: the survey id and its signature."""
-    return f"{survey_id}~{_signature(secret, survey_id)}"
-
-
-def survey_of_token(secret: str, token: str) -> str | None:
-    """The survey a token opens, or None when it was not signed by us."""
-    survey_id, sep, signature = token.rpartition("~")
-    if not sep or not survey_id:
-        return None
-    if not hmac.compare_digest(signature, _signature(secret, survey_id)):
-        return None
-    return survey_id
-
-
-@dataclass(frozen=True)
-class ComplaintPlan:
-    complaint_id: str
-    owner: str
-    due_on: date
-
-
-def complaint_for(survey_id: str, dealer_code: str, score: int, answered_on: date
-                  ) -> ComplaintPlan | None:
-    """A low score opens a complaint, owned by the dealer's service manager until reassigned."""
-    if score > LOW_SCORE:
-        return None
-    return ComplaintPlan(complaint_id="CMP-" + survey_id.removeprefix("SVY-"),
-                         owner=f"service-manager@{dealer_code}",
-                         due_on=answered_on + timedelta(days=COMPLAINT_DUE_DAYS))
+__all__ = ["link_token", "survey_of_token"]

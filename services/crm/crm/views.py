@@ -7,13 +7,16 @@ phone masked.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from crm.leads import sla_met
+from crm.domain.leads import sla_met
+from crm.domain.times import aware
 from crm.privacy import Vault, mask_phone
-from crm.store import aware
+
+if TYPE_CHECKING:
+    from crm.use_cases import Customer360, Found
 
 
 def _json(value: Any) -> Any:
@@ -52,24 +55,45 @@ def contact(customer: sa.Row, vault: Vault, *, full_phone: bool) -> dict[str, An
     return {"customer_id": customer.id, "name": name, "phone": phone}
 
 
-def customer_360(customer: sa.Row, vault: Vault, *, full_phone: bool,
-                 vehicles: list[sa.Row], visits: list[sa.Row], declined: list[sa.Row],
-                 appointments: list[sa.Row], reminders: list[sa.Row], surveys: list[sa.Row],
-                 complaints: list[sa.Row], consents: list[sa.Row]) -> dict[str, Any]:
+def search_view(found: list[Found], vault: Vault, *, full_phone: bool) -> dict[str, Any]:
+    return {"customers": [
+        {**contact(f.customer, vault, full_phone=full_phone),
+         "vehicles": [vehicle_view(v, [x for x in f.visits if x.vin == v.vin])
+                      for v in f.vehicles]}
+        for f in found]}
+
+
+def customer_360(view: Customer360, vault: Vault, *, full_phone: bool) -> dict[str, Any]:
+    records = view.records
     by_vin: dict[str, list[sa.Row]] = {}
-    for visit in visits:
+    for visit in records["visits"]:
         by_vin.setdefault(visit.vin, []).append(visit)
     return {
-        **contact(customer, vault, full_phone=full_phone),
-        "vehicles": [vehicle_view(v, by_vin.get(v.vin, [])) for v in vehicles],
-        "visits": [_plain(v, "customer_id") for v in visits],
-        "declined_work": [_plain(d, "customer_id") for d in declined],
-        "appointments": [_plain(a, "customer_id", "status_sequence") for a in appointments],
-        "reminders": [_plain(r, "customer_id") for r in reminders],
-        "surveys": [_plain(s, "customer_id") for s in surveys],
-        "complaints": [_plain(c, "customer_id") for c in complaints],
-        "consents": [_plain(c, "customer_id") for c in consents],
+        **contact(view.customer, vault, full_phone=full_phone),
+        "vehicles": [vehicle_view(v, by_vin.get(v.vin, [])) for v in view.vehicles],
+        "visits": [_plain(v, "customer_id") for v in records["visits"]],
+        "declined_work": [_plain(d, "customer_id") for d in records["declined"]],
+        "appointments": [_plain(a, "customer_id", "status_sequence")
+                         for a in records["appointments"]],
+        "reminders": [_plain(r, "customer_id") for r in records["reminders"]],
+        "surveys": [_plain(s, "customer_id") for s in records["surveys"]],
+        "complaints": [_plain(c, "customer_id") for c in records["complaints"]],
+        "consents": [_plain(c, "customer_id") for c in view.consents],
     }
+
+
+def consents_view(customer_id: str, consents: list[sa.Row]) -> dict[str, Any]:
+    return {"customer_id": customer_id, "consents": [
+        {"purpose": r.purpose, "channel": r.channel, "granted": r.granted} for r in consents]}
+
+
+def reminder_view(row: sa.Row) -> dict[str, Any]:
+    return {"reminder_id": row.id, "reason": row.reason, "customer_id": row.customer_id,
+            "vin": row.vin, "plate": row.plate, "model": row.model,
+            "due_on": row.due_on.isoformat(), "due_mileage_km": row.due_mileage_km,
+            "campaign_code": row.campaign_code,
+            "source_repair_order_id": row.source_repair_order_id,
+            "raised_on": row.raised_on.isoformat()}
 
 
 def complaint_view(row: sa.Row) -> dict[str, Any]:

@@ -11,13 +11,14 @@ import base64
 import hashlib
 import hmac
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from contracts.payloads import REMINDER_PURPOSE
+from contracts.vocabulary import REMINDER_PURPOSE
 
 DEFAULT_TIME_ZONE = "Asia/Shanghai"
 DEFAULT_LANGUAGE = "zh-CN"
@@ -357,3 +358,192 @@ def render(kind: Kind, language: str, params: dict[str, Any], *, zone: str,
     if unsubscribe_url:
         text += _UNSUBSCRIBE[language].format(url=unsubscribe_url)
     return Rendered(title=title, body=text, link=params.get("link") or None)
+
+
+# -- the dispatch decision ---------------------------------------------------------------------
+#
+# What to do with one queued message, decided from what is known at the moment of sending
+# (the dispatcher applies the decision: it calls the channel and writes the delivery log).
+
+# Events from the sites arrive in any order: a message whose customer has no contact yet is
+# looked at again after this long, until the contact wait runs out.
+CONTACT_RETRY = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A queued message, as the decision sees it."""
+
+    kind: Kind
+    purpose: Purpose
+    channel: Channel
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Circumstances:
+    """What is known about a message's customer and its subject when it is due.
+
+    `contact` is the customer's row in the contact book (None: not known yet); `address` the
+    address on the message's channel (already opened); `delivered` whether the repair order's
+    car went back to its owner; `cancelled` / `slot_start` the appointment's state (None: not
+    known); `bucket` the channel's rate limit state (None: the channel has no limit).
+    """
+
+    contact: Mapping[str, Any] | None
+    consents: Mapping[tuple[str, str], bool]
+    address: str | None
+    channel_enabled: bool
+    zone: str
+    delivered: bool = False
+    cancelled: bool = False
+    slot_start: datetime | None = None
+    bucket: TokenBucket | None = None
+
+
+@dataclass(frozen=True)
+class Send:
+    """Send now, to `address`; `bucket` is the channel's rate limit state to keep."""
+
+    address: str
+    bucket: TokenBucket | None = None
+
+
+@dataclass(frozen=True)
+class Defer:
+    """Not yet: look again at `until`."""
+
+    until: datetime
+    waiting: Waiting
+    bucket: TokenBucket | None = None
+
+
+@dataclass(frozen=True)
+class Suppress:
+    """Never: the message is closed with `reason`."""
+
+    reason: Suppression
+
+
+Decision = Send | Defer | Suppress
+
+
+def reachable(channel: Channel, contact: Mapping[str, Any] | None) -> bool:
+    """Whether notify knows the customer well enough to say anything (a push needs only the
+    customer's id; every other channel an address of some kind)."""
+    if contact is None:
+        return False
+    return bool(contact.get("phone_sealed") or contact.get("email")
+                or contact.get("wechat_openid") or channel is Channel.PUSH)
+
+
+def decide(message: Pending, known: Circumstances, *, quiet_hours: QuietHours,
+           contact_wait: timedelta, now: datetime) -> Decision:
+    """Send, defer or suppress one due message. The checks run in this order: contact,
+    consent, whether the news is still news, channel, address, quiet hours, rate limit (the
+    last, so a token is only taken by a message that goes out)."""
+    if not reachable(message.channel, known.contact):
+        if now - message.created_at >= contact_wait:
+            return Suppress(Suppression.NO_CONTACT)
+        return Defer(now + CONTACT_RETRY, Waiting.AWAITING_CONTACT)
+    refused = consent_suppression(message.kind, message.purpose, message.channel,
+                                  dict(known.consents))
+    if refused:
+        return Suppress(refused)
+    if superseded(message.kind, known, now):
+        return Suppress(Suppression.SUPERSEDED)
+    if not known.channel_enabled:
+        return Suppress(Suppression.CHANNEL_DISABLED)
+    if not known.address:
+        return Suppress(Suppression.NO_ADDRESS)
+    allowed = quiet_hours.next_allowed(now, known.zone)
+    if allowed > now:
+        return Defer(allowed, Waiting.QUIET_HOURS)
+    if known.bucket is None:
+        return Send(known.address)
+    bucket, wait = known.bucket.take(now)
+    if wait > 0:
+        return Defer(now + timedelta(seconds=wait), Waiting.RATE_LIMITED, bucket)
+    return Send(known.address, bucket)
+
+
+def superseded(kind: Kind, known: Circumstances, now: datetime) -> bool:
+    """News that is no longer news: the car is back with its owner, or the booking was
+    cancelled or its slot already began (the event was held up on the way)."""
+    if (kind in SUPERSEDED_BY_DELIVERY or kind is Kind.READY_FOR_PICKUP) and known.delivered:
+        return True
+    return kind is Kind.BOOKING_CONFIRMED and (
+        known.cancelled or (known.slot_start is not None and known.slot_start <= now))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What an attempt leaves in the delivery log: SENT, FAILED, or QUEUED again for a retry
+    at `retry_at`."""
+
+    status: Status
+    attempts: int
+    retry_at: datetime | None = None
+
+    @property
+    def label(self) -> str:
+        """The metrics' name of the outcome."""
+        if self.status is Status.QUEUED:
+            return "retrying"
+        return "sent" if self.status is Status.SENT else "failed"
+
+
+def after_attempt(ok: bool, retryable: bool, attempts_before: int, backoff: Backoff,
+                  now: datetime) -> Outcome:
+    """The outcome of one attempt to send (or of a message that broke the dispatcher, which
+    is retried like a retryable failure: it must not come round every few seconds forever)."""
+    attempts = attempts_before + 1
+    if ok:
+        return Outcome(Status.SENT, attempts)
+    if retryable and not backoff.gives_up(attempts):
+        return Outcome(Status.QUEUED, attempts, now + backoff.delay(attempts))
+    return Outcome(Status.FAILED, attempts)
+
+
+def zone_of(contact: Mapping[str, Any] | None, default: str) -> str:
+    """The customer's time zone, or `default` when they have none or an unknown one."""
+    zone = (contact or {}).get("time_zone") or default
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return default
+    return zone
+
+
+def restore_bucket(limit: tuple[float, float] | None, state: Mapping[str, Any] | None,
+                   now: datetime) -> TokenBucket | None:
+    """A channel's token bucket from its (capacity, per second) limit and its stored state;
+    None when the channel has no limit. A lowered capacity applies at once."""
+    if limit is None:
+        return None
+    capacity, per_second = limit
+    if state is None:
+        return TokenBucket.full(capacity, per_second, now)
+    return TokenBucket(capacity, per_second, min(state["tokens"], capacity), state["updated_at"])
+
+
+def compose(kind: Kind, params: Mapping[str, Any], *, name: str | None, language: str | None,
+            dealer: str, zone: str, repair_order: Mapping[str, Any] | None,
+            appointment: Mapping[str, Any] | None,
+            unsubscribe_url: str | None) -> Rendered:
+    """The text of a message from what was queued (`params`) and the latest facts: the plate
+    from the repair order or appointment when the event had none, the appointment's latest
+    slot (even after a late reschedule), the repair order's promised time."""
+    plate = params.get("plate") or (repair_order or {}).get("plate") \
+        or (appointment or {}).get("plate")
+    when: Any = params.get("time")
+    if kind is Kind.BOOKING_CONFIRMED and appointment and appointment.get("slot_start"):
+        when = appointment["slot_start"]
+    elif kind is Kind.CAR_RECEIVED and repair_order and repair_order.get("promised_at"):
+        when = repair_order["promised_at"]
+    elif isinstance(when, str) and "T" in when:
+        when = datetime.fromisoformat(when)
+    return render(kind, language or "zh-CN", {
+        "name": name, "plate": plate, "dealer": dealer, "time": when,
+        "link": params.get("link"), "amount": params.get("amount"),
+        "reason": params.get("reason")}, zone=zone, unsubscribe_url=unsubscribe_url)

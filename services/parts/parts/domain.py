@@ -9,14 +9,14 @@ money is `Decimal` with two places, CNY including VAT.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
 from chassis.errors import Conflict, InvalidInput
-from contracts.payloads import UNITS
+from contracts.vocabulary import UNITS
 
 ZERO = Decimal(0)
 CENT = Decimal("0.01")
@@ -27,6 +27,9 @@ WHOLE_UNITS = frozenset({"EA", "SET"})
 # an ECU), which decides what a receipt must carry and what an issue records.
 BATCH, SERIAL = "BATCH", "SERIAL"
 TRACKING = (BATCH, SERIAL)
+
+# A repair order as parts knows it: open until delivered (CLOSED) or cancelled.
+OPEN, CLOSED, CANCELLED = "OPEN", "CLOSED", "CANCELLED"
 
 # Reservation of one approved quote line.
 ACTIVE, DECLINED, RELEASED = "ACTIVE", "DECLINED", "RELEASED"
@@ -129,6 +132,64 @@ class Stock:
 
     def receive(self, quantity: Decimal) -> Stock:
         return replace(self, on_hand=self.on_hand + quantity)
+
+
+@dataclass(frozen=True)
+class Part:
+    part_number: str
+    name: str
+    unit: str
+    unit_price: Decimal
+    tracking: str
+
+
+@dataclass
+class LockedPart:
+    """A catalogue part with its stock row locked for this transaction; `before` is where
+    the movement started (for the low-stock alert)."""
+
+    part: Part
+    stock: Stock
+    bin_location: str | None = None
+    shortfall: Decimal = ZERO
+    before: tuple[Stock, Decimal] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.before = (self.stock, self.shortfall)
+
+
+@dataclass
+class Ledger:
+    """The movement rows of one part in one movement, keeping the running balances; each
+    row goes to `write` (the store's ledger)."""
+
+    write: Callable[[dict[str, Any]], None]
+    part_number: str
+    on_hand: Decimal
+    reserved: Decimal
+    kind: str
+    reference: str
+    actor: str
+    at: datetime
+    reason: str | None = None
+    repair_order_id: str | None = None
+    quote_line_id: str | None = None
+    vin: str | None = None
+
+    def record(self, on_hand_change: Decimal = ZERO, reserved_change: Decimal = ZERO,
+               lot: Lot | None = None) -> None:
+        self.on_hand += on_hand_change
+        self.reserved += reserved_change
+        self.write({
+            "kind": self.kind, "part_number": self.part_number,
+            "lot_id": lot.id if lot else None,
+            "batch_number": lot.batch_number if lot else None,
+            "serial_number": lot.serial_number if lot else None,
+            "on_hand_change": on_hand_change, "reserved_change": reserved_change,
+            "on_hand_after": self.on_hand, "reserved_after": self.reserved,
+            "repair_order_id": self.repair_order_id, "quote_line_id": self.quote_line_id,
+            "vin": self.vin, "reference": self.reference, "reason": self.reason,
+            "actor": self.actor, "moved_at": self.at})
 
 
 # -- reservations of approved quote lines ------------------------------------------------------

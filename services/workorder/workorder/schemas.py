@@ -511,3 +511,20 @@ class PartIssueSchema(Schema):
 class PartIssueListSchema(Schema):
     repair_order_id = fields.String()
     items = fields.List(fields.Nested(PartIssueSchema))
+
+
+# -- rendering what the use cases answer with --------------------------------------------------
+
+_REPAIR_ORDER = RepairOrderSchema()
+
+
+def repair_order_view(view: Any) -> dict[str, Any]:
+    """A `workorder.use_cases.RepairOrderView` as the API shows it; history and campaigns
+    only where the use case read them (the single repair order, reception)."""
+    out: dict[str, Any] = _REPAIR_ORDER.dump({**view.repair_order,
+                                              "next_steps": view.next_steps})
+    if view.history is not None:
+        out["history"] = view.history
+    if view.open_campaigns is not None:
+        out["open_campaigns"] = view.open_campaigns
+    return out

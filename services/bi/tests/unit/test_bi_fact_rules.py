@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from bi import domain
 from bi.domain import DayFacts, LineDecision, Visit
-from bi.projection import progress_bar
+from bi.rebuild import progress_bar
 
 
 def at(day: int, hour: int = 9) -> datetime:

@@ -7,8 +7,10 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from bi.models import quote_line_facts, repair_order_facts
-from bi.projection import FactRules, MemoryFacts, _CopySource
+from bi.domain.facts import QUOTE_LINES as quote_line_facts
+from bi.domain.facts import REPAIR_ORDERS as repair_order_facts
+from bi.projection import FactRules
+from bi.store import MemoryFacts, _CopySource
 from services.bi.tests.integration.bi_history import VIN, VIN_2, history
 
 

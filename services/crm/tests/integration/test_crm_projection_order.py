@@ -19,7 +19,9 @@ from chassis.testing import service_database
 from contracts import events
 from crm import models as m
 from crm.privacy import vault_from_settings
-from crm.service import CrmOptions, CrmService
+from crm.service import CrmService
+from crm.settings import CrmSettings
+from crm.store import CrmUnitOfWork
 from services.crm.tests.integration.crm_hq import (
     CRM_EXTRA,
     booked,
@@ -60,12 +62,13 @@ def history() -> list[dict[str, Any]]:
 def apply(url: str, envelopes: list[dict[str, Any]]) -> dict[str, Any]:
     engine = sa.create_engine(url)
     crm = CrmService.__new__(CrmService)  # the handlers' `self`, without a container
-    crm.crm = CrmOptions(vault=vault_from_settings(CRM_EXTRA), survey_delay_hours=24,
-                         km_per_day=40, survey_secret="x" * 32)
+    crm.options = CrmSettings(vault=vault_from_settings(CRM_EXTRA), survey_delay_hours=24,
+                              default_km_per_day=40, survey_secret="x" * 32)
     try:
         for envelope in envelopes:
             with Session(engine) as session:
-                crm.db = session
+                # These events emit nothing: no outbox is needed behind the unit of work.
+                crm.uow = CrmUnitOfWork(session, None, vault=crm.options.vault)
                 HANDLERS[envelope["type"]](crm, envelope)
                 session.commit()
         return snapshot(engine)

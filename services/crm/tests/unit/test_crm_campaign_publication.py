@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from contracts import events, new_event
-from crm.campaigns import published_data
+from crm.domain.campaigns import published_data
 
 AT = datetime(2025, 3, 20, 1, 0, tzinfo=UTC)
 VINS = ["LSVAU2187N2183740", "1M8GDM9AXKP042788", "LSVAU2180N2000019"]

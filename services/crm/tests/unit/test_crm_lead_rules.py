@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from chassis.errors import Conflict
-from crm import leads
+from crm.domain import leads
 
 RECEIVED = datetime(2025, 3, 18, 9, 0, tzinfo=UTC)
 DUE = leads.first_contact_due(RECEIVED)

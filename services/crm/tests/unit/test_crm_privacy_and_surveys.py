@@ -8,7 +8,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from chassis.config import ConfigError
-from crm import surveys
+from crm.domain import surveys
 from crm.privacy import Vault, mask_phone, normalise_phone, vault_from_settings
 
 KEY = Fernet.generate_key().decode()

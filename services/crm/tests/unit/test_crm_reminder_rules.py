@@ -6,8 +6,15 @@ from __future__ import annotations
 from datetime import date
 
 from contracts.payloads import REMINDER_REASONS
-from crm import reminders as r
-from crm.reminders import Campaign, Consents, DeclinedLine, MaintenanceSchedule, VehicleFacts, Visit
+from crm.domain import reminders as r
+from crm.domain.reminders import (
+    Campaign,
+    Consents,
+    DeclinedLine,
+    MaintenanceSchedule,
+    VehicleFacts,
+    Visit,
+)
 
 SCHEDULE = MaintenanceSchedule(first_km=5_000, first_months=6, interval_km=10_000,
                                interval_months=12)

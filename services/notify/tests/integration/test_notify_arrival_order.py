@@ -13,12 +13,14 @@ from sqlalchemy.orm import Session
 
 from chassis.db import create_engine
 from chassis.testing import service_database
+from chassis.unit_of_work import FakeEvents
 from contracts import events
-from notify import models, store
+from notify import models, store, use_cases
 from notify.channels import FileSink
-from notify.dispatch import Dispatcher, NotifyConfig
 from notify.privacy import ContactCipher
-from notify.service import NotifyService, Runtime
+from notify.service import NotifyService
+from notify.settings import NotifySettings
+from notify.store import NotifyUnitOfWork
 from services.notify.tests.integration.notify_hq import (
     HANDLERS,
     ManualClock,
@@ -67,17 +69,18 @@ def _apply(url: str, history: list[dict[str, Any]], tmp_path, name: str) -> dict
     engine = create_engine(url)
     clock = ManualClock(shanghai(17, 10))
     sink = FileSink(str(tmp_path / f"{name}.jsonl"))
-    runtime = Runtime(NotifyConfig(), ContactCipher(SECRET), SECRET, {"SMS": sink}, None)
+    options = NotifySettings(contact_secret=SECRET, link_secret=SECRET)
+    cipher = ContactCipher(SECRET)
     try:
         with Session(engine) as session:
+            uow = NotifyUnitOfWork(session, FakeEvents(), cipher=cipher, channels={"SMS": sink})
             service = NotifyService.__new__(NotifyService)
-            service.db, service.runtime, service.clock = session, runtime, clock
+            service.uow, service.options, service.clock = uow, options, clock
             for event in history:
                 HANDLERS[event["type"]].handler(service, event)
                 session.commit()
-            Dispatcher(session, runtime.adapters, runtime.config, runtime.cipher,
-                       SECRET).run(clock.now() + timedelta(minutes=1))
-            return _state(session, runtime.cipher, sink)
+            use_cases.dispatch_due(uow, options, now=clock.now() + timedelta(minutes=1))
+            return _state(session, cipher, sink)
     finally:
         engine.dispose()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -13,12 +14,14 @@ from sqlalchemy.orm import Session
 
 from chassis.db import create_engine
 from chassis.testing import service_database
+from chassis.unit_of_work import FakeEvents
 from contracts import events
-from notify import store
+from notify import use_cases
 from notify.channels import FileSink
-from notify.dispatch import Dispatcher, NotifyConfig
 from notify.privacy import ContactCipher
-from notify.service import NotifyService, Runtime
+from notify.service import NotifyService
+from notify.settings import NotifySettings
+from notify.store import NotifyUnitOfWork
 from services.notify.tests.integration.notify_hq import (
     HANDLERS,
     ManualClock,
@@ -31,12 +34,15 @@ SECRET = "another-secret-for-the-contact-book-012345"
 
 
 class Notify:
-    def __init__(self, session: Session, config: NotifyConfig, sink: FileSink) -> None:
+    def __init__(self, session: Session, config: NotifySettings, sink: FileSink) -> None:
         self.session, self.sink = session, sink
         self.clock = ManualClock(shanghai(17, 10))
-        self.runtime = Runtime(config, ContactCipher(SECRET), SECRET, {"SMS": sink}, None)
+        self.options = config
+        self.uow = NotifyUnitOfWork(session, FakeEvents(), cipher=ContactCipher(SECRET),
+                                    channels={"SMS": sink})
+        self.runtime = SimpleNamespace(adapters=self.uow.channels)
         self.service = NotifyService.__new__(NotifyService)
-        self.service.db, self.service.runtime = session, self.runtime
+        self.service.uow, self.service.options = self.uow, config
         self.service.clock = self.clock
 
     def receive(self, *history: dict[str, Any]) -> None:
@@ -45,14 +51,13 @@ class Notify:
             self.session.commit()
 
     def dispatch(self) -> dict[str, int]:
-        return Dispatcher(self.session, self.runtime.adapters, self.runtime.config,
-                          self.runtime.cipher, SECRET).run(self.clock.now()).as_dict()
+        return use_cases.dispatch_due(self.uow, self.options, now=self.clock.now()).as_dict()
 
     def later(self, **delta: float) -> None:
         self.clock.set(self.clock.now() + timedelta(**delta))
 
     def log(self) -> list[dict[str, Any]]:
-        return store.deliveries(self.session, customer_id=None, status=None, limit=100)
+        return self.uow.deliveries.listing(customer_id=None, status=None, limit=100)
 
     def sent(self) -> list[dict[str, Any]]:
         if not self.sink.path.exists():
@@ -66,7 +71,8 @@ def make_notify(database, tmp_path) -> Iterator[Any]:
 
     def make(**config: Any) -> Notify:
         engine = create_engine(service_database(database, NotifyService))
-        notify = Notify(Session(engine), NotifyConfig(**config),
+        options = NotifySettings(**config, contact_secret=SECRET, link_secret=SECRET)
+        notify = Notify(Session(engine), options,
                         FileSink(str(tmp_path / f"sms-{len(made)}.jsonl")))
         made.append((engine, notify))
         return notify
@@ -120,9 +126,9 @@ def test_the_rate_limit_spreads_a_burst(make_notify):
 
 def test_a_channel_that_is_not_configured_is_recorded_not_attempted(make_notify):
     notify = make_notify()
-    store.save_preferences(notify.session, "C-1", {"channels": "EMAIL,SMS",
-                                                   "email": "wang@example.cn"},
-                           notify.clock.now())
+    notify.uow.contacts.save_preferences("C-1", {"channels": "EMAIL,SMS",
+                                                 "email": "wang@example.cn"},
+                                         notify.clock.now())
     notify.session.commit()
     notify.receive(booked("C-1", "A-1"))
     notify.dispatch()

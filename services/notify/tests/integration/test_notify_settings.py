@@ -13,7 +13,8 @@ import yaml
 
 from chassis.config import ConfigError
 from chassis.testing import AMQP, AUTH_SECRET, POSTGRES, make_settings
-from notify.service import NotifyService, notify_runtime
+from notify.service import NotifyService
+from notify.settings import NotifySettings
 
 BAD = [
     ({"channels": {"sms": {"adapter": "carrier-pigeon"}}},
@@ -34,7 +35,7 @@ def test_a_bad_setting_is_one_configuration_error_naming_it(extra: dict[str, Any
                                                             named: str) -> None:
     settings = make_settings("notify", f"{POSTGRES}/nowhere", f"{AMQP}/nowhere", extra=extra)
     with pytest.raises(ConfigError) as raised:
-        notify_runtime(settings)
+        NotifySettings.from_settings(settings)
     assert str(raised.value).startswith(named) and "\n" not in str(raised.value)
 
 

@@ -14,7 +14,7 @@ from nameko.rpc import rpc
 
 from chassis.errors import NotFound
 from chassis.testing import auth
-from workorder.domain.reception import customer_id_for
+from contracts.customer import customer_id_for
 
 VIN = "LSVAU2187N2183740"
 OTHER_VIN = "1M8GDM9AXKP042788"

@@ -9,7 +9,7 @@ import pytest
 
 from chassis.testing import AUTH_SECRET
 from services.workorder.tests.integration.site_client import OTHER_VIN
-from workorder.domain.inspection import report_token
+from workorder.links import report_token
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 8
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4

@@ -12,14 +12,15 @@ import pytest
 
 from chassis.auth import verify_token
 from chassis.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from contracts.customer import customer_id_for
 from workorder.domain import inspection as insp
 from workorder.domain.reception import (
     arrival,
     check_mileage,
     check_promise,
-    customer_id_for,
     repair_order_number,
 )
+from workorder.links import REPORT_ISSUER, read_report_token, report_token
 
 SECRET = "a-site-secret-of-at-least-32-characters!"
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 60
@@ -41,6 +42,15 @@ def test_a_walk_in_is_the_same_customer_as_a_booking_by_the_same_phone():
                      "plate": "京A12345"}, None)
     assert found.customer_id == customer_id_for("13812345678")
     assert found.appointment_id is None
+
+
+def test_a_plate_is_kept_in_the_normal_form_crm_searches():
+    for typed in ("京a 12345", "京Ａ１２３４５", "jing a12345", "京A·12345"):
+        found = arrival({"customer_id": "C-1", "vin": "1M8GDM9AXKP042788", "plate": typed}, None)
+        assert found.plate == "京A12345", typed
+    with pytest.raises(InvalidInput) as refused:
+        arrival({"customer_id": "C-1", "vin": "1M8GDM9AXKP042788", "plate": " - "}, None)
+    assert list(refused.value.detail["fields"]) == ["plate"]
 
 
 def test_an_appointment_supplies_customer_and_car_and_the_advisor_may_correct_them():
@@ -137,38 +147,38 @@ def test_an_inspection_is_submitted_only_with_every_result():
 
 
 def test_a_report_link_grants_one_inspection_until_it_expires():
-    token = insp.report_token(SECRET, repair_order_id="RO-1", inspection_id="INS-RO-1-1")
-    grant = insp.read_report_token(SECRET, token)
+    token = report_token(SECRET, repair_order_id="RO-1", inspection_id="INS-RO-1-1")
+    grant = read_report_token(SECRET, token)
     assert (grant.repair_order_id, grant.inspection_id) == ("RO-1", "INS-RO-1-1")
     assert grant.expires_at > time.time() + 6 * 24 * 3600
 
 
 def test_an_expired_link_is_refused():
-    token = insp.report_token(SECRET, repair_order_id="RO-1", inspection_id="INS-RO-1-1",
+    token = report_token(SECRET, repair_order_id="RO-1", inspection_id="INS-RO-1-1",
                               ttl_seconds=60, now=time.time() - 3600)
     with pytest.raises(Forbidden) as refused:
-        insp.read_report_token(SECRET, token)
+        read_report_token(SECRET, token)
     assert refused.value.detail["reason"] == "expired"
 
 
 def test_a_tampered_or_foreign_link_is_not_found():
-    token = insp.report_token(SECRET, repair_order_id="RO-1", inspection_id="INS-RO-1-1")
+    token = report_token(SECRET, repair_order_id="RO-1", inspection_id="INS-RO-1-1")
     header, payload, signature = token.split(".")
     claims = jwt.decode(token, options={"verify_signature": False})
     forged_payload = jwt.utils.base64url_encode(
         json.dumps({**claims, "ro": "RO-2"}).encode()).decode()
     for bad in (f"{header}.{forged_payload}.{signature}",
-                insp.report_token("another-sites-secret-of-32-characters!!",
+                report_token("another-sites-secret-of-32-characters!!",
                                   repair_order_id="RO-1", inspection_id="INS-RO-1-1"),
-                jwt.encode({"ro": "RO-1", "ins": "INS-RO-1-1", "iss": insp.REPORT_ISSUER,
+                jwt.encode({"ro": "RO-1", "ins": "INS-RO-1-1", "iss": REPORT_ISSUER,
                             "iat": int(time.time()), "exp": int(time.time()) + 60},
                            SECRET, algorithm="HS256"),  # signed with the raw site secret
                 "not-a-token"):
         with pytest.raises(NotFound):
-            insp.read_report_token(SECRET, bad)
+            read_report_token(SECRET, bad)
 
 
 def test_a_report_link_is_no_sign_in_token():
-    token = insp.report_token(SECRET, repair_order_id="RO-1", inspection_id="INS-RO-1-1")
+    token = report_token(SECRET, repair_order_id="RO-1", inspection_id="INS-RO-1-1")
     with pytest.raises(Unauthorized):
         verify_token(SECRET, token)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from chassis.errors import Conflict, http_status
+from chassis.error_statuses import http_status
+from chassis.errors import Conflict
 from workorder.domain.stages import (
     TRANSITIONS,
     Action,

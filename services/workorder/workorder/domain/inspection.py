@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
-import hmac
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-import jwt
-
-from chassis.errors import Conflict, Forbidden, InvalidInput, NotFound
+from chassis.errors import Conflict, InvalidInput, NotFound
 
 
 class ItemStatus(StrEnum):
@@ -74,6 +72,11 @@ def check_photo_size(size: int | None, max_bytes: int = MAX_PHOTO_BYTES) -> None
                            max_bytes=max_bytes)
 
 
+def inspection_id(repair_order_id: str) -> str:
+    """A repair order has one multi-point inspection."""
+    return f"INS-{repair_order_id}-1"
+
+
 @dataclass(frozen=True)
 class ChecklistItem:
     code: str
@@ -105,47 +108,59 @@ def check_complete(statuses: Mapping[str, str | None]) -> None:
 
 # -- the owner's report link ---------------------------------------------------------------
 
-REPORT_ISSUER = "aftersales/inspection-report"
+# How long a report link opens the report unless the site says otherwise (7 days). The link
+# itself is a signed token: `workorder.links` signs and reads it, outside the rules.
 REPORT_TTL_SECONDS = 7 * 24 * 3600
-_ALGORITHM = "HS256"
-
-
-def _report_key(secret: str) -> bytes:
-    # A key of its own, derived from the site secret: a report link can never pass as a
-    # sign-in token, nor the other way round.
-    return hmac.new(secret.encode(), b"inspection-report-link", hashlib.sha256).digest()
-
-
-def report_token(secret: str, *, repair_order_id: str, inspection_id: str,
-                 ttl_seconds: int = REPORT_TTL_SECONDS, now: float | None = None) -> str:
-    issued = int(time.time() if now is None else now)
-    claims = {"iss": REPORT_ISSUER, "ro": repair_order_id, "ins": inspection_id,
-              "iat": issued, "exp": issued + ttl_seconds}
-    return jwt.encode(claims, _report_key(secret), algorithm=_ALGORITHM)
 
 
 @dataclass(frozen=True)
 class ReportGrant:
+    """What a valid report link lets its holder see: one inspection, until it expires."""
+
     repair_order_id: str
     inspection_id: str
     expires_at: int
 
 
-def read_report_token(secret: str, token: str) -> ReportGrant:
-    """What a report link grants. An expired link is refused (403) with a word on how to get a
-    new one; a tampered or foreign one is NotFound (404), revealing nothing."""
+def check_report_shown(grant: ReportGrant, inspection: Mapping[str, Any] | None) -> None:
+    """A link shows only the inspection it was made for, once submitted; anything else is
+    "not valid" (404), revealing nothing."""
+    if inspection is None or inspection["id"] != grant.inspection_id \
+            or inspection["submitted_at"] is None:
+        raise NotFound("this inspection report link is not valid (链接无效)")
+
+
+def check_submitted(inspection: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """A report link is made for a submitted inspection only (409 before)."""
+    if inspection is None or inspection["submitted_at"] is None:
+        raise Conflict("the inspection has not been submitted yet")
+    return inspection
+
+
+def report_url(portal: str, inspection_id: str) -> str | None:
+    """The owner's report page named in the event (never its signed link, which goes to the
+    owner alone); only when the site has an https owner portal configured."""
+    return (f"{portal.rstrip('/')}/inspections/{inspection_id}"
+            if portal.startswith("https://") else None)
+
+
+# -- signatures ------------------------------------------------------------------------------
+
+MAX_SIGNATURE_BYTES = 1024 * 1024
+
+
+def signature_image(signature: Mapping[str, Any], field: str) -> tuple[Photo, bytes] | None:
+    """The signature's image (base64 in the request), checked like a photo; None without one."""
+    image = signature.get("image")
+    if not image:
+        return None
     try:
-        claims = jwt.decode(token, _report_key(secret), algorithms=[_ALGORITHM],
-                            issuer=REPORT_ISSUER,
-                            options={"require": ["exp", "iat", "iss", "ro", "ins"]})
-    except jwt.ExpiredSignatureError:
-        raise Forbidden("this inspection report link has expired; ask your advisor for a new "
-                       "one (链接已过期)", reason="expired") from None
-    except jwt.InvalidTokenError:
-        raise NotFound("this inspection report link is not valid (链接无效)",
-                       reason="invalid") from None
-    return ReportGrant(repair_order_id=str(claims["ro"]), inspection_id=str(claims["ins"]),
-                       expires_at=int(claims["exp"]))
+        body = base64.b64decode(image, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidInput(field, "not valid base64") from None
+    photo = accept_photo(signature.get("image_content_type", "image/png"), body,
+                         max_bytes=MAX_SIGNATURE_BYTES)
+    return photo, body
 
 
 def report_items(items: Iterable[Mapping[str, Any]], photos: Mapping[str, Mapping[str, Any]]

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 from chassis.errors import Conflict, InvalidInput
-from workorder.domain.pricing import LineKind, labour_amount, money, part_amount
+from chassis.identity import Identity
+from workorder.domain.pricing import ZERO, LineKind, labour_amount, money, part_amount
+from workorder.domain.stages import Action
 
 
 class LineStatus(StrEnum):
@@ -107,6 +110,21 @@ def part_line(request: Mapping[str, Any], price: PartPrice, *, number: int, roun
     }
 
 
+def new_lines(requested: Iterable[Mapping[str, Any]], prices: Mapping[int, PartPrice], *,
+              after: int, round_: int, default_rate: Decimal) -> list[dict[str, Any]]:
+    """The draft lines a request adds, numbered on from the RO's highest line number `after`
+    (a part line priced by parts: `prices` by the request line's index)."""
+    rows = []
+    for index, request in enumerate(requested):
+        number = after + index + 1
+        if request["kind"] == LineKind.LABOUR:
+            rows.append(labour_line(request, number=number, round_=round_,
+                                    default_rate=default_rate))
+        else:
+            rows.append(part_line(request, prices[index], number=number, round_=round_))
+    return rows
+
+
 def check_round_size(existing: int, adding: int) -> None:
     if existing + adding > MAX_LINES_PER_ROUND:
         raise InvalidInput("lines", f"a quote round holds at most {MAX_LINES_PER_ROUND} lines")
@@ -143,6 +161,80 @@ def decide(proposed: Iterable[Mapping[str, Any]], decisions: Mapping[str, str]) 
     approved = [line for line in proposed if decisions[line["line_id"]] == Decision.APPROVED]
     declined = [line for line in proposed if decisions[line["line_id"]] == Decision.DECLINED]
     return Decided(approved=approved, declined=declined)
+
+
+OWNER_CHANNELS = frozenset({ApprovalChannel.APP, ApprovalChannel.WECHAT, ApprovalChannel.WEB})
+
+
+@dataclass(frozen=True)
+class Approver:
+    """Who approves a round and through which channel: the owner online, or the advisor
+    recording what the owner said (on the phone, at the counter)."""
+
+    via: str
+    signed_by: str
+
+
+def approver(identity: Identity, requested_via: str | None, customer_id: str) -> Approver:
+    """An owner approves through APP, WECHAT or WEB (and signs as the customer); an advisor
+    records a PHONE or IN_PERSON approval (and signs as themselves)."""
+    if identity.is_owner:
+        via = requested_via or ApprovalChannel.WEB.value
+        if via not in OWNER_CHANNELS:
+            raise InvalidInput("approved_via", "an owner approves through APP, WECHAT or WEB")
+        return Approver(via=via, signed_by=customer_id)
+    via = requested_via or ApprovalChannel.PHONE.value
+    if via in OWNER_CHANNELS:
+        raise InvalidInput("approved_via", "an advisor records a PHONE or IN_PERSON approval")
+    return Approver(via=via, signed_by=identity.subject)
+
+
+def decisions_of(entries: Iterable[Mapping[str, str]]) -> dict[str, str]:
+    """The decision on each line, by line id; a line decided twice is refused."""
+    decisions: dict[str, str] = {}
+    for entry in entries:
+        if entry["line_id"] in decisions:
+            raise InvalidInput("decisions", f"line {entry['line_id']} is decided twice")
+        decisions[entry["line_id"]] = entry["decision"]
+    return decisions
+
+
+def after_decision(work_approved: bool, decided: Decided) -> tuple[bool, Action]:
+    """Whether work is approved once the round is decided, and the stage action that follows:
+    work goes ahead if anything (in this round or an earlier one) is approved, else nothing
+    at all was approved and the car goes straight to settlement."""
+    approved = work_approved or bool(decided.approved)
+    return approved, Action.AUTHORIZE_WORK if approved else Action.DECLINE_ALL_WORK
+
+
+def labour_to_do(approved: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The approved lines that become jobs: labour only (parts are issued by parts)."""
+    return [line for line in approved if line["kind"] == LineKind.LABOUR]
+
+
+def counts_as_issued(line: Mapping[str, Any] | None) -> bool:
+    """Whether a part issued against `line` counts on it: only an approved part line's. An
+    issue against anything else is kept, flagged for the parts manager."""
+    return (line is not None and line["status"] == LineStatus.APPROVED
+            and line["kind"] == LineKind.PART)
+
+
+def part_issue(data: Mapping[str, Any], *, against_approved_line: bool,
+               recorded_at: datetime) -> dict[str, Any]:
+    """The record of a part parts issued to the repair order (from its PartIssued event)."""
+    return {
+        "issue_id": data["issue_id"], "repair_order_id": data["repair_order_id"],
+        "line_id": data["quote_line_id"], "part_number": data["part_number"],
+        "quantity": Decimal(data["quantity"]), "unit": data["unit"],
+        "batch_number": data.get("batch_number"), "serial_numbers": data.get("serial_numbers"),
+        "from_stock": data["from_stock"], "issued_by": data["issued_by"],
+        "issued_at": datetime.fromisoformat(data["issued_at"]),
+        "against_approved_line": against_approved_line, "recorded_at": recorded_at,
+    }
+
+
+def round_total(lines: Iterable[Mapping[str, Any]]) -> Decimal:
+    return sum((line["amount"] for line in lines), ZERO)
 
 
 def contract_line(line: Mapping[str, Any]) -> dict[str, Any]:

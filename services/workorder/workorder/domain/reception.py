@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from chassis.errors import Conflict, InvalidInput
+from chassis.errors import Conflict, InvalidInput, NotFound
+from chassis.identity import Identity
+from contracts.customer import customer_id_for
+from contracts.plate import normal_plate
+from workorder.domain.stages import Stage
 from workorder.domain.vin import valid_vin
+
+__all__ = ["Arrival", "arrival", "check_mileage", "check_promise", "check_visible",
+           "customer_id_for", "local_day", "new_repair_order", "refuse_second_open_order",
+           "refuse_second_reception", "repair_order_number"]
 
 
 def repair_order_number(dealer_code: str, local_day: date, number: int) -> str:
@@ -17,11 +25,9 @@ def repair_order_number(dealer_code: str, local_day: date, number: int) -> str:
     return f"RO-{dealer_code}-{local_day:%Y%m%d}-{number:04d}"
 
 
-def customer_id_for(phone: str) -> str:
-    """The site-wide customer id of a phone number: the same rule booking applies, so a
-    walk-in and an earlier booking by the same phone meet one customer. The number itself is
-    not kept here (personal data stays where it is needed)."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"tel:{phone}"))
+def local_day(moment: datetime, time_zone: str) -> date:
+    """The site's own day: a Beijing morning is still "today" there, whatever UTC says."""
+    return moment.astimezone(ZoneInfo(time_zone)).date()
 
 
 @dataclass(frozen=True)
@@ -37,7 +43,9 @@ class Arrival:
 
 def arrival(request: Mapping[str, Any], expected: Mapping[str, Any] | None) -> Arrival:
     """Merge the advisor's entries with the appointment (if any); the advisor's entries win
-    because they were read off the car."""
+    because they were read off the car. A walk-in's customer is the one its phone names
+    (`contracts.customer`, the rule booking applies); the plate is kept in its normal form
+    (`contracts.plate`), so `京a 12345` typed here is the car crm finds for `京A12345`."""
     if request.get("appointment_id") and expected is None:
         raise InvalidInput("appointment_id", "no such appointment is expected at this site")
     expected = expected or {}
@@ -52,9 +60,12 @@ def arrival(request: Mapping[str, Any], expected: Mapping[str, Any] | None) -> A
     vin = request.get("vin") or expected.get("vin")
     if not vin:
         raise InvalidInput("vin", "read the VIN off the car: the appointment does not carry it")
-    plate = request.get("plate") or expected.get("plate")
-    if not plate:
+    typed = request.get("plate") or expected.get("plate")
+    if not typed:
         raise InvalidInput("plate", "required (the appointment does not carry it)")
+    plate = normal_plate(typed)
+    if not plate:
+        raise InvalidInput("plate", "no letters or digits in it")
     return Arrival(customer_id=customer_id, vin=valid_vin(vin), plate=plate,
                    model=request.get("model") or expected.get("model"),
                    appointment_id=request.get("appointment_id"))
@@ -81,3 +92,34 @@ def refuse_second_open_order(open_repair_order_id: str | None, vin: str) -> None
     if open_repair_order_id:
         raise Conflict(f"vehicle {vin} already has an open repair order "
                        f"{open_repair_order_id}", repair_order_id=open_repair_order_id)
+
+
+def refuse_second_reception(received_as: str | None, appointment_id: str | None) -> None:
+    """An appointment opens one repair order."""
+    if appointment_id and received_as:
+        raise Conflict("this appointment has already been received",
+                       appointment_id=appointment_id)
+
+
+def new_repair_order(arrival: Arrival, reception: Mapping[str, Any], *, advisor: str,
+                     dealer_code: str, opened_at: datetime) -> dict[str, Any]:
+    """The repair order a reception opens (without its number, which the store allocates)."""
+    return {
+        "dealer_code": dealer_code, "appointment_id": arrival.appointment_id,
+        "customer_id": arrival.customer_id, "vin": arrival.vin, "plate": arrival.plate,
+        "model": arrival.model, "mileage_km": reception["mileage_km"],
+        "odometer_changed": reception["odometer_changed"],
+        "fuel_level": reception["fuel_level"], "concerns": reception["concerns"],
+        "belongings": reception["belongings"],
+        "customer_waiting": reception["customer_waiting"], "advisor_id": advisor,
+        "stage": Stage.VEHICLE_RECEIVED.value, "quote_round": 1, "work_approved": False,
+        "rework_count": 0, "opened_at": opened_at,
+        "promised_at": reception["promised_at"].astimezone(UTC),
+    }
+
+
+def check_visible(identity: Identity, ro: Mapping[str, Any]) -> None:
+    """Owners reach only their own repair orders; another's is 'not found' (its existence is
+    not revealed)."""
+    if identity.is_owner and identity.subject != ro["customer_id"]:
+        raise NotFound(f"repair order {ro['id']} not found")

@@ -14,7 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Any
 
-from chassis.errors import Conflict, InvalidInput, NotFound
+from chassis.errors import Conflict, Forbidden, InvalidInput, NotFound
 from workorder.domain.quote import GENERAL_SKILL, LineStatus
 
 
@@ -47,6 +47,40 @@ def suggest_technician(technicians: Iterable[Technician], skill: str) -> Technic
     if not qualified:
         return None
     return min(qualified, key=lambda t: (t.load_hours, t.id))
+
+
+@dataclass(frozen=True)
+class Assignment:
+    technician_id: str
+    overridden: bool  # not the technician the workshop suggested
+
+
+def choose_technician(technicians: Iterable[Technician], skill: str, line_id: str,
+                      named: str | None) -> Assignment:
+    """Who does a job: the one named (an active technician here), else the suggestion; a job
+    nobody is qualified for is refused (409) rather than given to someone unqualified."""
+    technicians = list(technicians)
+    suggested = suggest_technician(technicians, skill)
+    if named is None:
+        if suggested is None:
+            raise Conflict(f"no active technician has the skill {skill} for job {line_id}",
+                           skill=skill)
+        named = suggested.id
+    elif named not in {t.id for t in technicians}:
+        raise InvalidInput("technician_id", f"{named} is not an active technician here")
+    return Assignment(technician_id=named,
+                      overridden=suggested is None or named != suggested.id)
+
+
+def check_new_technician(known: Mapping[str, Any] | None, technician_id: str) -> None:
+    if known is not None:
+        raise Conflict(f"technician {technician_id} is already on the roster")
+
+
+def check_on_roster(technician: Mapping[str, Any] | None, technician_id: str) -> None:
+    """Only a technician on this site's active roster clocks on (403)."""
+    if technician is None or not technician["active"]:
+        raise Forbidden(f"{technician_id} is not on this site's technician roster")
 
 
 def check_job(line: Mapping[str, Any] | None, job: Mapping[str, Any] | None,
@@ -89,6 +123,31 @@ def check_clock_on(*, line: Mapping[str, Any] | None, job: Mapping[str, Any] | N
                         "line_id": open_clock["line_id"]})
 
 
+def clock_on_changes(job: Mapping[str, Any], technician_id: str, now: datetime
+                     ) -> dict[str, Any]:
+    """The job once its technician clocks on; an unassigned job is taken off the board by
+    whoever clocks on it."""
+    changes: dict[str, Any] = {"status": JobStatus.IN_PROGRESS.value}
+    if job["technician_id"] is None:
+        changes.update(technician_id=technician_id, assigned_by=technician_id, assigned_at=now)
+    return changes
+
+
+def running_here(open_clock: Mapping[str, Any] | None, repair_order_id: str
+                 ) -> Mapping[str, Any] | None:
+    """The technician's running clock if it runs on this repair order (a clock on another
+    one is not clocked off from here)."""
+    if open_clock is not None and open_clock["repair_order_id"] != repair_order_id:
+        return None
+    return open_clock
+
+
+def clock_off_changes(completed: bool, now: datetime) -> dict[str, Any]:
+    """The job once clocked off: done, or back to its technician's list."""
+    return {"status": (JobStatus.DONE if completed else JobStatus.ASSIGNED).value,
+            "completed_at": now if completed else None}
+
+
 def check_clock_off(open_clock: Mapping[str, Any] | None, line_id: str,
                     technician_id: str) -> None:
     if open_clock is None or open_clock["line_id"] != line_id:
@@ -108,6 +167,19 @@ def clocked_hours(entries: Iterable[Mapping[str, Any]], now: datetime) -> Decima
     return (seconds / 3600).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
+def job_view(job: Mapping[str, Any], technicians: Iterable[Technician],
+             entries: Iterable[Mapping[str, Any]], now: datetime) -> dict[str, Any]:
+    """A job with the technician the workshop would suggest (while nobody is assigned) and the
+    hours clocked on it so far."""
+    suggested = None
+    if job["status"] == JobStatus.PENDING:
+        pick = suggest_technician(technicians, job["skill"])
+        suggested = pick.id if pick else None
+    return {**job, "suggested_technician_id": suggested,
+            "clocked_hours": clocked_hours(
+                [e for e in entries if e["line_id"] == job["line_id"]], now)}
+
+
 def check_all_done(jobs: Iterable[Mapping[str, Any]]) -> None:
     unfinished = sorted(j["line_id"] for j in jobs if j["status"] != JobStatus.DONE)
     if unfinished:
@@ -125,6 +197,15 @@ def jobs_to_rework(all_jobs: Iterable[str], named: Iterable[str] | None) -> list
     if unknown:
         raise InvalidInput("line_ids", f"not jobs of this repair order: {', '.join(unknown)}")
     return named
+
+
+def quality_check(check_id: str, ro: Mapping[str, Any], stage: CheckStage, *, passed: bool,
+                  reason: str | None, line_ids: list[str], checked_by: str,
+                  checked_at: datetime) -> dict[str, Any]:
+    """The record of a quality check; `line_ids` are the jobs it covers (sent back if failed)."""
+    return {"check_id": check_id, "repair_order_id": ro["id"], "stage": stage.value,
+            "passed": passed, "reason": reason, "rework_count": ro["rework_count"],
+            "line_ids": line_ids, "checked_by": checked_by, "checked_at": checked_at}
 
 
 def check_qc_reason(passed: bool, reason: str | None) -> None:

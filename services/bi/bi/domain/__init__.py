@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 COMEBACK_WINDOW_DAYS = 30
+UNASSIGNED = "UNASSIGNED"  # the region of a dealer nobody put in one
 PROMOTER_MIN, DETRACTOR_MAX = 9, 6
 
 STAGES: tuple[tuple[str, str, str], ...] = (
@@ -227,3 +228,27 @@ def day_measures(facts: DayFacts) -> dict[str, Any]:
         m["promoters"] += survey["score"] >= PROMOTER_MIN
         m["detractors"] += survey["score"] <= DETRACTOR_MAX
     return {k: int(v) if k not in DECIMAL_MEASURES else v for k, v in m.items()}
+
+
+def month_sums(daily: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The monthly rollup rows of these daily rows (each with `dealer_code`, `day` and every
+    measure): the sum of a dealer-month's days, as the live projection keeps it."""
+    months: dict[tuple[str, date], dict[str, Any]] = {}
+    for row in daily:
+        key = (row["dealer_code"], row["day"].replace(day=1))
+        sums = months.get(key)
+        if sums is None:
+            months[key] = sums = {"dealer_code": key[0], "month": key[1], **empty_measures()}
+        for name in ROLLUP_MEASURES:
+            sums[name] += row[name]
+    return list(months.values())
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which dealer-days a question is about: `to` included."""
+
+    first: date
+    last: date
+    dealer_code: str | None = None
+    region: str | None = None

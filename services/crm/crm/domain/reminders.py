@@ -14,11 +14,13 @@ from __future__ import annotations
 import math
 import uuid
 from calendar import monthrange
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from typing import Any
 
-from contracts.payloads import CONSENT_CHANNELS, CONSENT_PURPOSES, REMINDER_PURPOSE
 from contracts.vin import model_year as vin_model_year
+from contracts.vocabulary import CONSENT_CHANNELS, CONSENT_PURPOSES, REMINDER_PURPOSE
 
 MAINTENANCE = "MAINTENANCE"
 INSURANCE = "INSURANCE"
@@ -169,8 +171,14 @@ class RunResult:
     raised: list[ReminderPlan] = field(default_factory=list)
     suppressed: dict[str, int] = field(default_factory=dict)
 
-    def suppress(self, why: str) -> None:
-        self.suppressed[why] = self.suppressed.get(why, 0) + 1
+    def suppress(self, why: str, count: int = 1) -> None:
+        self.suppressed[why] = self.suppressed.get(why, 0) + count
+
+    def add(self, other: RunResult) -> None:
+        """Count another part of the run (a page of vehicles) in."""
+        self.raised.extend(other.raised)
+        for why, count in other.suppressed.items():
+            self.suppress(why, count)
 
 
 def add_months(day: date, months: int) -> date:
@@ -296,3 +304,43 @@ def run_reminders(vehicles: list[VehicleFacts], run_on: date, campaigns: list[Ca
             already_raised.add(plan.reminder_id)
             result.raised.append(plan)
     return result
+
+
+def schedule_for(schedules: Mapping[str, MaintenanceSchedule], model: str | None
+                 ) -> MaintenanceSchedule:
+    """The model's service schedule, or the default one for a model nobody set."""
+    return schedules.get(model or "", DEFAULT_SCHEDULE)
+
+
+def candidate_ids(page: list[VehicleFacts], run_on: date, campaigns: list[Campaign],
+                  schedules: Mapping[str, MaintenanceSchedule], *, default_km_per_day: int
+                  ) -> list[str]:
+    """The ids of every reminder a page of vehicles is due for: the ones to look up among
+    those raised before (one query per page, not per vehicle)."""
+    return [plan.reminder_id for facts in page for plan in due_for_vehicle(
+        facts, run_on, campaigns, schedule_for(schedules, facts.model),
+        default_km_per_day=default_km_per_day)]
+
+
+def run_page(page: list[VehicleFacts], run_on: date, campaigns: list[Campaign],
+             already_raised: set[str], schedules: Mapping[str, MaintenanceSchedule], *,
+             default_km_per_day: int) -> RunResult:
+    """A page of the day's run, each vehicle on its model's schedule."""
+    total = RunResult()
+    for facts in page:
+        total.add(run_reminders([facts], run_on, campaigns, already_raised,
+                                schedule=schedule_for(schedules, facts.model),
+                                default_km_per_day=default_km_per_day))
+    return total
+
+
+def due_event_data(plan: ReminderPlan, raised_at: datetime) -> dict[str, Any]:
+    """ReminderDue's data for a raised reminder."""
+    data: dict[str, Any] = {
+        "reminder_id": plan.reminder_id, "reason": plan.reason,
+        "customer_id": plan.customer_id, "vin": plan.vin, "dealer_code": plan.dealer_code,
+        "due_on": plan.due_on.isoformat(), "raised_at": raised_at.isoformat()}
+    for name in ("due_mileage_km", "campaign_code", "source_repair_order_id"):
+        if getattr(plan, name) is not None:
+            data[name] = getattr(plan, name)
+    return data

@@ -50,6 +50,11 @@ def after_booking(status: str) -> str:
     return ARRIVED if status == ARRIVED else BOOKED
 
 
+def after_appointment(appointment_status: str, status: str) -> str:
+    """A lead whose appointment is checked in has arrived; any other state of it books it."""
+    return ARRIVED if appointment_status == "CHECKED_IN" else after_booking(status)
+
+
 def sla_met(due_at: datetime, first_contacted_at: datetime | None, now: datetime
             ) -> bool | None:
     """True/False once decided; None while the lead is new and still within its SLA."""

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from contracts.payloads import CAMPAIGN_VINS_PER_EVENT
+from contracts.vocabulary import CAMPAIGN_VINS_PER_EVENT
 
 # Campaign fields every event repeats, so each part stands on its own at a site.
 _SCOPE = ("model", "year_from", "year_to")

@@ -1,0 +1,87 @@
+"""The contract's vocabulary: the value sets and patterns every event and every service uses.
+
+Pure (the standard library only), so a domain module can use the trade's codes without the
+schema machinery; `contracts.payloads` and `contracts.fields` build their schemas from these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+# -- patterns ---------------------------------------------------------------------------
+
+ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
+DEALER_CODE = r"^[A-Z0-9]{2,12}$"
+VIN = r"^[A-HJ-NPR-Z0-9]{17}$"
+PHONE = r"^\+?[0-9]{6,20}$"
+MONEY = r"^(0|[1-9][0-9]{0,11})\.[0-9]{2}$"
+QUANTITY = r"^(0|[1-9][0-9]{0,6})(\.[0-9]{1,3})?$"
+# Same as QUANTITY but not zero ("0", "0.0", "0.000").
+POSITIVE_QUANTITY = r"^(?!0(\.0{1,3})?$)(0|[1-9][0-9]{0,6})(\.[0-9]{1,3})?$"
+HOURS = r"^(0|[1-9][0-9]{0,3})(\.[0-9]{1,2})?$"
+CODE = r"^[A-Z0-9][A-Z0-9_.-]{0,31}$"
+PART_NUMBER = r"^[A-Z0-9][A-Z0-9.-]{1,39}$"
+SHA256 = r"^[0-9a-f]{64}$"
+HTTPS_URL = r"^https://[!-~]+$"
+UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+
+# -- value sets (STAR names where STAR has one) ---------------------------------------------
+
+PAY_TYPES = ("CUSTOMER_PAY", "WARRANTY", "INTERNAL")
+CHANNELS = ("APP", "WECHAT", "PHONE", "WEB", "WALK_IN")
+CURRENCIES = ("CNY",)
+APPOINTMENT_STATUSES = ("SCHEDULED", "CONFIRMED")  # status right after booking / rescheduling
+SERVICE_TYPES = (
+    "MAINTENANCE",
+    "REPAIR",
+    "DIAGNOSIS",
+    "RECALL",
+    "BODY_AND_PAINT",
+    "TYRES",
+    "INSPECTION",
+    "OTHER",
+)
+CANCEL_REASONS = (
+    "CUSTOMER_REQUEST",
+    "VEHICLE_SOLD",
+    "SERVICED_ELSEWHERE",
+    "DEALER_UNAVAILABLE",
+    "DUPLICATE",
+    "OTHER",
+)
+PARTIES = ("CUSTOMER", "DEALER")
+INSPECTION_STATUSES = ("GREEN", "YELLOW", "RED")
+PHOTO_TYPES = ("image/jpeg", "image/png", "image/webp", "image/heic", "video/mp4")
+LINE_KINDS = ("LABOUR", "PART")
+APPROVAL_CHANNELS = ("APP", "WECHAT", "WEB", "PHONE", "IN_PERSON")
+QC_STAGES = ("SELF", "INSPECTOR")
+DELIVERY_MODES = ("COUNTER", "HOME_DELIVERY")
+UNITS = ("EA", "SET", "L", "KG", "M")
+REMINDER_REASONS = ("MAINTENANCE", "INSURANCE", "ANNUAL_INSPECTION", "DECLINED_WORK", "RECALL")
+CAMPAIGN_KINDS = ("RECALL", "SERVICE_CAMPAIGN")
+# VINs one RecallCampaignPublished carries: a 100,000-car recall travels as 20 events.
+CAMPAIGN_VINS_PER_EVENT = 5000
+# What a customer consents to (crm owns consent; notify applies it).
+CONSENT_PURPOSES = ("SERVICE", "MARKETING")
+CONSENT_CHANNELS = ("SMS", "WECHAT", "PHONE", "APP", "EMAIL")
+# Where a consent change was made: the call centre at crm, or the owner at notify.
+CONSENT_VIA = ("CALL_CENTRE", "SMS_REPLY", "UNSUBSCRIBE_LINK", "PREFERENCES")
+# The consent purpose of each reminder reason: one rule for crm (who is chosen) and notify
+# (what is sent). A reminder invites the owner to buy a service (a booking, a renewal, the
+# work they declined, the dealer's inspection errand), so it is a marketing message under the
+# market's rules: it needs an opt-in, carries the 退订 path, and 退订 stops it. A recall is
+# different: a safety notice the maker owes every owner of the car, so it is a service message
+# (sent until the customer withdraws service messages at the call centre).
+REMINDER_PURPOSE: Mapping[str, str] = MappingProxyType(
+    {
+        "MAINTENANCE": "MARKETING",
+        "INSURANCE": "MARKETING",
+        "ANNUAL_INSPECTION": "MARKETING",
+        "DECLINED_WORK": "MARKETING",
+        "RECALL": "SERVICE",
+    }
+)
+SURVEY_CHANNELS = ("APP", "WECHAT", "SMS", "PHONE", "WEB")
+
+MAX_MILEAGE_KM = 2_000_000

@@ -1,0 +1,85 @@
+"""Workorder's service layer: one use case per thing a person (or another service) does to a
+repair order.
+
+A use case takes the unit of work (`workorder.store.WorkorderUnitOfWork`, or a fake one in
+tests), reads and writes only through its stores, applies the rules of `workorder.domain`
+and announces what happened with `uow.emit`. It never commits (the framework does, once
+the entrypoint returns) and knows nothing of HTTP, nameko or SQL; parts' prices come through
+the `PartsPrices` port it is handed.
+
+reception   opening, listing, cancelling a repair order; a car's open campaigns
+inspection  the multi-point inspection, photos, the owner's report link
+quote       quote lines, sending, the owner's approval, additional work
+workshop    technicians, jobs, clocking, quality checks
+settlement  invoice, payments, signature, hand-over, closing
+arrivals    what booking, crm and parts tell workorder
+views       what the use cases answer with
+"""
+
+from workorder.use_cases.arrivals import (
+    expect_arrival,
+    expected_arrivals,
+    keep_campaign,
+    part_issues,
+    record_part_issue,
+)
+from workorder.use_cases.inspection import (
+    checklist_templates,
+    get_inspection,
+    inspection_report,
+    inspection_report_link,
+    photo,
+    record_inspection_item,
+    report_photo,
+    start_inspection,
+    submit_inspection,
+    upload_photo,
+)
+from workorder.use_cases.ports import MediaFiles, PartsPrices, ReportLinks
+from workorder.use_cases.quote import (
+    add_quote_lines,
+    add_work,
+    approve_quote,
+    get_quote,
+    remove_quote_line,
+    send_quote,
+)
+from workorder.use_cases.reception import (
+    cancel_repair_order,
+    get_repair_order,
+    list_repair_orders,
+    open_repair_order,
+    vehicle_open_campaigns,
+)
+from workorder.use_cases.settlement import (
+    close_repair_order,
+    get_invoice,
+    hand_over,
+    issue_invoice,
+    record_payment,
+    sign_invoice,
+)
+from workorder.use_cases.views import RepairOrderView
+from workorder.use_cases.workshop import (
+    add_technician,
+    assign_job,
+    clock_off,
+    clock_on,
+    inspector_check,
+    list_jobs,
+    list_technicians,
+    self_check,
+)
+
+__all__ = [
+    "MediaFiles", "PartsPrices", "RepairOrderView", "ReportLinks", "add_quote_lines",
+    "add_technician", "add_work", "approve_quote", "assign_job", "cancel_repair_order",
+    "checklist_templates", "clock_off", "clock_on", "close_repair_order", "expect_arrival",
+    "expected_arrivals", "get_inspection", "get_invoice", "get_quote", "get_repair_order",
+    "hand_over", "inspection_report", "inspection_report_link", "inspector_check",
+    "issue_invoice", "keep_campaign", "list_jobs", "list_repair_orders", "list_technicians",
+    "open_repair_order", "part_issues", "photo", "record_inspection_item", "record_part_issue",
+    "record_payment", "remove_quote_line", "report_photo", "self_check", "send_quote",
+    "sign_invoice", "start_inspection", "submit_inspection", "upload_photo",
+    "vehicle_open_campaigns",
+]

@@ -1,0 +1,33 @@
+"""What the use cases need from outside the database, as small protocols: the real adapters
+are `workorder.parts_desk`, `workorder.media` and `workorder.links`; tests pass fakes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from workorder.domain.inspection import ReportGrant
+
+
+class PartsPrices(Protocol):
+    """parts, over the site's RPC: a part's price, or None for a part it does not know;
+    ServiceUnavailable (503) when it cannot answer."""
+
+    def price_of(self, part_number: str) -> Mapping[str, Any] | None: ...
+
+
+class MediaFiles(Protocol):
+    """Photos and signature images, kept by their SHA-256."""
+
+    def put(self, sha256: str, body: bytes) -> bool: ...
+
+    def read(self, sha256: str) -> bytes | None: ...
+
+
+class ReportLinks(Protocol):
+    """Signed, expiring links to an inspection report."""
+
+    def sign(self, *, repair_order_id: str, inspection_id: str, ttl_seconds: int,
+             now: float) -> str: ...
+
+    def read(self, token: str) -> ReportGrant: ...

@@ -1,0 +1,145 @@
+"""The quote (报价): lines priced and sent, the owner's decision on each, additional work.
+
+No work starts on a line before the owner approves it: approving a round is what creates the
+jobs (approved labour lines) and lets parts set aside the approved part lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from chassis.identity import Identity
+from contracts import events
+from workorder.domain import published, quote
+from workorder.domain.pricing import LineKind
+from workorder.domain.quote import LineStatus
+from workorder.domain.stages import Action, Stage, advance, require_in
+from workorder.use_cases.ports import PartsPrices
+from workorder.use_cases.views import (
+    RepairOrderView,
+    announce,
+    keep_signature,
+    quote_view,
+    repair_order,
+    ro_view,
+)
+
+if TYPE_CHECKING:
+    from workorder.store import WorkorderUnitOfWork
+
+
+def add_quote_lines(uow: WorkorderUnitOfWork, parts: PartsPrices, *, actor: Identity,
+                    ro_id: str, lines: list[Mapping[str, Any]], labour_rate: Decimal,
+                    now: datetime) -> dict[str, Any]:
+    """Add labour and part lines (drafts) to the round being built; parts prices each part
+    line first, so nothing is stored when parts cannot answer (503)."""
+    ro = repair_order(uow, actor, ro_id)
+    require_in(ro["stage"], {Stage.PROPOSAL_BUILD}, "adding quote lines",
+               work_approved=ro["work_approved"])
+    # Priced before the repair order is locked: the RPC may take seconds.
+    prices = _price_parts(parts, lines)
+    ro = repair_order(uow, actor, ro_id, for_update=True)
+    require_in(ro["stage"], {Stage.PROPOSAL_BUILD}, "adding quote lines",
+               work_approved=ro["work_approved"])
+    round_ = ro["quote_round"]
+    quote.check_round_size(len(uow.quotes.lines(ro_id, round_=round_)), len(lines))
+    rows = quote.new_lines(lines, prices, after=uow.quotes.highest_line_number(ro_id),
+                           round_=round_, default_rate=labour_rate)
+    uow.quotes.add_lines(ro_id, rows, by=actor.subject, at=now)
+    return quote_view(uow, ro)
+
+
+def _price_parts(parts: PartsPrices, lines: Iterable[Mapping[str, Any]]
+                 ) -> dict[int, quote.PartPrice]:
+    prices = {}
+    for index, line in enumerate(lines):
+        if line["kind"] != LineKind.PART:
+            continue
+        prices[index] = quote.part_price(parts.price_of(line["part_number"]),
+                                         line["part_number"], f"lines.{index}.part_number")
+    return prices
+
+
+def remove_quote_line(uow: WorkorderUnitOfWork, *, actor: Identity, ro_id: str, line_id: str
+                      ) -> dict[str, Any]:
+    """Remove a draft line of the round being built (sent lines are the owner's to decide)."""
+    ro = repair_order(uow, actor, ro_id, for_update=True)
+    require_in(ro["stage"], {Stage.PROPOSAL_BUILD}, "removing quote lines",
+               work_approved=ro["work_approved"])
+    quote.check_removable(uow.quotes.line(ro_id, line_id), line_id)
+    uow.quotes.remove_line(ro_id, line_id)
+    return quote_view(uow, ro)
+
+
+def send_quote(uow: WorkorderUnitOfWork, *, actor: Identity, ro_id: str, now: datetime
+               ) -> dict[str, Any]:
+    """Send the round's draft lines to the owner (QuoteIssued)."""
+    ro = repair_order(uow, actor, ro_id, for_update=True)
+    to = advance(ro["stage"], Action.SEND_QUOTE, work_approved=ro["work_approved"])
+    round_ = ro["quote_round"]
+    drafts = uow.quotes.lines(ro_id, round_=round_, status=LineStatus.DRAFT)
+    quote.check_sendable(len(drafts))
+    who = actor.subject
+    uow.quotes.send_round(ro_id, round_, status=LineStatus.PROPOSED.value, by=who, at=now)
+    uow.repair_orders.set_stage(ro, to, action=Action.SEND_QUOTE, actor=who, at=now)
+    announce(uow, events.QuoteIssued,
+             published.quote_issued(ro, round_, drafts, issued_by=who, issued_at=now), ro_id)
+    return quote_view(uow, uow.repair_orders.get(ro_id))
+
+
+def get_quote(uow: WorkorderUnitOfWork, *, viewer: Identity, ro_id: str) -> dict[str, Any]:
+    return quote_view(uow, repair_order(uow, viewer, ro_id))
+
+
+def approve_quote(uow: WorkorderUnitOfWork, *, actor: Identity, ro_id: str,
+                  decisions: Iterable[Mapping[str, str]], approved_via: str | None,
+                  signature: Mapping[str, Any], signed_from: str | None, now: datetime
+                  ) -> dict[str, Any]:
+    """The owner (online) or the advisor (a phone or counter approval) decides every line of
+    the round and signs. Approved labour lines become jobs; the repair order goes to work if
+    anything is approved, else straight to settlement; QuoteApproved tells parts which part
+    lines to set aside."""
+    ro = repair_order(uow, actor, ro_id, for_update=True)
+    approver = quote.approver(actor, approved_via, ro["customer_id"])
+    require_in(ro["stage"], {Stage.AWAITING_CUSTOMER_AUTHORIZATION}, "deciding quote lines",
+               work_approved=ro["work_approved"])
+    chosen = quote.decisions_of(decisions)
+    round_ = ro["quote_round"]
+    decided = quote.decide(uow.quotes.lines(ro_id, round_=round_, status=LineStatus.PROPOSED),
+                           chosen)
+    signature_sha = keep_signature(uow, signature, "signature.image")
+    uow.quotes.decide_lines(ro_id, [line["line_id"] for line in decided.approved],
+                            status=LineStatus.APPROVED.value, at=now)
+    uow.quotes.decide_lines(ro_id, [line["line_id"] for line in decided.declined],
+                            status=LineStatus.DECLINED.value, at=now)
+    uow.workshop.add_jobs(ro_id, [line["line_id"] for line in quote.labour_to_do(decided.approved)])
+    data = published.quote_approved(ro, round_, decided.approved, decided.declined,
+                                    approved_via=approver.via, signed_by=approver.signed_by,
+                                    signed_at=now)
+    uow.quotes.record_decision(
+        ro_id, round_, decided_at=now, approved_via=approver.via, signed_by=approver.signed_by,
+        signer_name=signature["name"], signature_sha256=signature_sha, signed_from=signed_from,
+        approved_total=data["approved_total"], declined_total=data["declined_total"])
+    work_approved, action = quote.after_decision(ro["work_approved"], decided)
+    to = advance(ro["stage"], action, work_approved=ro["work_approved"])
+    uow.repair_orders.set_stage(ro, to, action=action, actor=actor.subject, at=now,
+                                work_approved=work_approved)
+    announce(uow, events.QuoteApproved, data, ro_id)
+    return quote_view(uow, uow.repair_orders.get(ro_id))
+
+
+def add_work(uow: WorkorderUnitOfWork, *, actor: Identity, ro_id: str, now: datetime
+             ) -> RepairOrderView:
+    """Additional work found during the repair (增修): a new quote round opens, while the work
+    already approved goes on."""
+    ro = repair_order(uow, actor, ro_id, for_update=True)
+    to = advance(ro["stage"], Action.ADD_WORK, work_approved=ro["work_approved"])
+    round_ = ro["quote_round"] + 1
+    uow.quotes.open_round(ro_id, round_, quote_id=quote.quote_id(ro_id, round_),
+                          by=actor.subject, at=now)
+    uow.repair_orders.set_stage(ro, to, action=Action.ADD_WORK, actor=actor.subject, at=now,
+                                quote_round=round_)
+    return ro_view(uow, uow.repair_orders.get(ro_id))
