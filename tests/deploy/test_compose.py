@@ -113,9 +113,9 @@ def test_each_container_loads_valid_settings_from_its_config_and_environment(app
         assert vault.decrypt(vault.encrypt("13812345678")) == "13812345678"
     if app.service == "notify":
         from notify.channels import build_adapter
-        from notify.dispatch import NotifyConfig
+        from notify.settings import NotifySettings
 
-        NotifyConfig.from_extra(settings.extra)
+        NotifySettings.from_extra(settings.extra)
         for channel, options in settings.extra["channels"].items():
             build_adapter(channel.upper(), options)
 

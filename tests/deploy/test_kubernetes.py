@@ -127,9 +127,9 @@ def test_each_service_of_an_overlay_loads_valid_settings(overlay):
 
             vault_from_settings(settings.extra)  # keys from the Secret's environment
         if service == "notify":
-            from notify.dispatch import NotifyConfig
+            from notify.settings import NotifySettings
 
-            NotifyConfig.from_extra(settings.extra)
+            NotifySettings.from_extra(settings.extra)
     written = yaml.safe_load(config.read_text(encoding="utf-8"))
     assert not {"auth_secret", "amqp_uri"} & set(written), "secrets belong in the Secret"
 

@@ -153,7 +153,7 @@ class Trading:
 
 
 def _customer(phone: str) -> str:
-    from workorder.domain.reception import customer_id_for
+    from contracts.customer import customer_id_for
 
     return customer_id_for(phone)
 

@@ -9,11 +9,7 @@ from __future__ import annotations
 from prometheus_client import Counter
 
 from chassis.metrics import PREFIX, REGISTRY
-from notify.settings import NotifySettings
 from notify.use_cases import RunSummary
-
-# The settings' former name, kept for the deploy checks that read a deployment's settings.
-NotifyConfig = NotifySettings
 
 # Outcomes per channel: sent, failed, retrying, or suppressed:<reason>; held ones are not counted.
 MESSAGES = Counter(f"{PREFIX}_notify_messages_total",

@@ -16,7 +16,7 @@ from workorder.domain.stages import Stage
 from workorder.domain.vin import valid_vin
 
 __all__ = ["Arrival", "arrival", "check_mileage", "check_promise", "check_visible",
-           "customer_id_for", "local_day", "new_repair_order", "refuse_second_open_order",
+           "local_day", "new_repair_order", "refuse_second_open_order",
            "refuse_second_reception", "repair_order_number"]
 
 
