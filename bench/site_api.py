@@ -31,16 +31,26 @@ from typing import Any
 import requests
 import sqlalchemy as sa
 
-from chassis.auth import Role, issue_token
+from chassis.auth import DEALER_STAFF, Role, SigningKey, issue_token, jwks_of
 from chassis.broker_admin import BrokerAdmin
 from chassis.db import drop_database, migrate
+from chassis.identity import HEADQUARTERS_SCOPE, SITE_SCOPE
 from chassis.runner import free_port, migrations_dir, service_class
 from contracts.vin import check_digit
 
 ROOT = Path(__file__).resolve().parents[1]
 POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:5432"
-SECRET = "bench-secret-for-signing-tokens-0123456789"
 DEALER = "D001"
+# The bench is the site's issuer (staff) and headquarters' (owners), with keys of its own,
+# trusted by the site's services it starts.
+SITE_ISSUER, HQ_ISSUER = "https://id.bench-site.example", "https://id.bench-hq.example"
+KEYS = {SITE_ISSUER: SigningKey.generate(), HQ_ISSUER: SigningKey.generate()}
+TRUST = json.dumps([
+    {"issuer": SITE_ISSUER, "scope": SITE_SCOPE, "dealer": DEALER,
+     "jwks": json.dumps(jwks_of([KEYS[SITE_ISSUER]]))},
+    {"issuer": HQ_ISSUER, "scope": HEADQUARTERS_SCOPE,
+     "jwks": json.dumps(jwks_of([KEYS[HQ_ISSUER]]))},
+])
 SERVICES = ("booking", "workorder", "parts")
 
 
@@ -51,9 +61,11 @@ def vin_for(n: int) -> str:
 
 
 def token(role: Role, subject: str = "bench") -> dict[str, str]:
-    dealer = DEALER if role not in (Role.OWNER,) else None
-    return {"Authorization": "Bearer " + issue_token(SECRET, subject=subject, role=role,
-                                                     dealer_code=dealer, ttl_seconds=3600)}
+    staff = role in DEALER_STAFF
+    issuer = SITE_ISSUER if staff else HQ_ISSUER
+    return {"Authorization": "Bearer " + issue_token(
+        KEYS[issuer], issuer=issuer, subject=subject, role=role,
+        dealer_code=DEALER if staff else None, ttl_seconds=3600)}
 
 
 ADVISOR, MANAGER, TECHNICIAN = (token(Role.ADVISOR, "SA-1"), token(Role.DEALER_MANAGER),
@@ -81,7 +93,8 @@ class SiteProcesses:
                    "AFTERSALES_AMQP_URI": f"amqp://guest:guest@127.0.0.1:5672/{self.vhost}",
                    "AFTERSALES_DATABASE_URL": self.urls[service],
                    "AFTERSALES_HTTP_PORT": str(self.ports[service]),
-                   "AFTERSALES_AUTH_SECRET": SECRET, "AFTERSALES_LOG_LEVEL": "ERROR",
+                   "AFTERSALES_TRUST": TRUST, "AFTERSALES_ENVIRONMENT": "development",
+                   "AFTERSALES_LOG_LEVEL": "ERROR",
                    "AFTERSALES_MAX_WORKERS": "60", "AFTERSALES_TIME_ZONE": "UTC",
                    "AFTERSALES_MEDIA_DIR": f"/tmp/{self.vhost}-media"}
             for _ in range(self.instances[service]):

@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from chassis.registry import HEADQUARTERS, SITE, STACKS, stack_of
+from chassis.identity import HEADQUARTERS_SCOPE, SITE_SCOPE, TrustedIssuer
+from chassis.registry import EVERY, HEADQUARTERS, SITE, STACKS, stack_of
 
 ENV_PREFIX = "AFTERSALES_"
 DEALER_CODE = re.compile(r"^[A-Z0-9]{2,12}$")
@@ -49,7 +50,11 @@ class Settings:
     dealer_code: str
     database_url: str
     amqp_uri: str
-    auth_secret: str = field(repr=False, default="")
+    # The issuers whose tokens this service accepts (chassis.auth): its own stack's identity
+    # service and, at a site, headquarters'. Nothing is shared between tenants but public keys.
+    trust: tuple[TrustedIssuer, ...] = ()
+    # `development` admits the published example keys of deploy/local; anything else refuses them.
+    environment: str = "production"
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     max_workers: int = 10
@@ -64,7 +69,8 @@ class Settings:
     # The site's IANA time zone: opening hours, quiet hours, "today" for the dealer.
     time_zone: str = "UTC"
     # Where the service runs (chassis.registry.SITE or HEADQUARTERS), as its class declares:
-    # load_settings reads it from the installed service, the runner from the class it starts.
+    # load_settings reads it from the installed service, the runner from the class it starts;
+    # for a service of EVERY stack, from its settings (`stack:`).
     stack: str = SITE
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -120,9 +126,9 @@ def load_settings(service: str, path: str | os.PathLike[str] | None = None,
     env = dict(os.environ if env is None else env)
     if not SERVICE_NAME.match(service):
         raise ConfigError(f"service: {service!r} is not a service name")
-    stack = stack or stack_of(service)
-    if stack not in STACKS:
+    if stack is not None and stack not in STACKS:
         raise ConfigError(f"stack: {stack!r} is not {' or '.join(STACKS)}")
+    declared = stack or stack_of(service)
     raw: dict[str, Any] = {}
     path = path or env.get(f"{ENV_PREFIX}CONFIG")
     if path:
@@ -136,13 +142,13 @@ def load_settings(service: str, path: str | os.PathLike[str] | None = None,
         raw.update({k: v for k, v in loaded.items()})
         raw.update(services.get(service, {}) or {})
 
-    names = ["dealer_code", "database_url", "amqp_uri", "auth_secret", "http_host", "log_level",
-             "media_dir", "time_zone",
+    names = ["dealer_code", "database_url", "amqp_uri", "trust", "environment", "http_host",
+             "log_level", "media_dir", "time_zone", "stack",
              *sorted(_INT_FIELDS), *sorted(_FLOAT_FIELDS)]
     for name in names:
         for key in (f"{ENV_PREFIX}{service.upper()}_{name.upper()}", f"{ENV_PREFIX}{name.upper()}"):
             if key in env:
-                raw[name] = env[key]
+                raw[name] = _structured(key, env[key])
                 break
     # A service's own settings beyond the common ones (keys, channel secrets) come from the
     # environment too, as AFTERSALES_<SERVICE>_<NAME>: containers take secrets that way.
@@ -156,7 +162,22 @@ def load_settings(service: str, path: str | os.PathLike[str] | None = None,
         key = f"{ENV_PREFIX}RETRY_{name.upper()}"
         if key in env:
             retry_raw[name] = env[key]
-    return _validated(service, raw, retry_raw, stack)
+    return _validated(service, raw, retry_raw, _stack(service, declared, raw.pop("stack", None)))
+
+
+def _stack(service: str, declared: str, configured: Any) -> str:
+    """The stack this process is: the one the service declares, or for a service of EVERY
+    stack (identity) the `stack:` its settings give, which must then be there."""
+    if configured in (None, ""):
+        if declared == EVERY:
+            raise ConfigError(f"stack: missing ({service} runs in every stack; say which this "
+                              f"is, {' or '.join(STACKS)})")
+        return declared
+    if configured not in STACKS:
+        raise ConfigError(f"stack: {configured!r} is not {' or '.join(STACKS)}")
+    if declared != EVERY and configured != declared:
+        raise ConfigError(f"stack: {service} runs at {declared} only, not {configured}")
+    return str(configured)
 
 
 def _structured(key: str, value: str) -> Any:
@@ -189,9 +210,10 @@ def _validated(service: str, raw: dict[str, Any], retry_raw: dict[str, Any],
     if not re.match(r"^(amqp|pyamqp|amqps|memory)://", amqp_uri):
         raise ConfigError("amqp_uri: must start with amqp:// (or memory:// for embedded mode)")
 
-    auth_secret = required("auth_secret")
-    if len(auth_secret) < 32:
-        raise ConfigError("auth_secret: must be at least 32 characters (it signs every token)")
+    trust = _trusted_issuers(raw.get("trust"), stack, dealer_code)
+    environment = str(raw.get("environment", "production"))
+    if environment not in ENVIRONMENTS:
+        raise ConfigError(f"environment: {environment!r} is not {' or '.join(ENVIRONMENTS)}")
 
     values: dict[str, Any] = {}
     for name in _INT_FIELDS | _FLOAT_FIELDS:
@@ -216,15 +238,95 @@ def _validated(service: str, raw: dict[str, Any], retry_raw: dict[str, Any],
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"time_zone: {time_zone!r} is not an IANA time zone, "
                           "e.g. Asia/Shanghai") from None
-    known = {"dealer_code", "database_url", "amqp_uri", "auth_secret", "http_host", "log_level",
-             "media_dir", "time_zone",
+    known = {"dealer_code", "database_url", "amqp_uri", "trust", "environment", "http_host",
+             "log_level", "media_dir", "time_zone",
              *_INT_FIELDS, *_FLOAT_FIELDS}
     extra = {k: v for k, v in raw.items() if k not in known}
     return Settings(service=service, dealer_code=dealer_code, database_url=database_url,
-                    amqp_uri=amqp_uri, auth_secret=auth_secret,
+                    amqp_uri=amqp_uri, trust=trust, environment=environment,
                     http_host=str(raw.get("http_host", "127.0.0.1")),
                     media_dir=str(raw.get("media_dir", "var/media")), time_zone=time_zone,
                     retry=retry, log_level=log_level, stack=stack, extra=extra, **values)
+
+
+ENVIRONMENTS = ("production", "development")
+SECRET_MIN_LENGTH = 32
+
+
+def development_secret(service: str, name: str) -> str:
+    """The published stand-in for a secret, admitted only in `environment: development`."""
+    return f"development-only-{service}-{name}-not-a-secret".replace("_", "-")
+
+
+def own_secret(settings: Settings, name: str) -> str:
+    """A secret of the service's own settings, from `<name>` or the file named by `<name>_file`
+    (a Kubernetes Secret, a compose secret), or AFTERSALES_<SERVICE>_<NAME>[_FILE].
+
+    Missing, short or the published development value: a ConfigError, unless the settings
+    say `environment: development` (then the development value stands in for a missing one).
+    Each stack signs with its own secrets: none is shared between tenants.
+    """
+    value = settings.extra.get(name)
+    path = settings.extra.get(f"{name}_file")
+    if value in (None, "") and path:
+        try:
+            value = Path(str(path)).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"{name}_file: cannot read {path} ({exc.strerror})") from None
+    published = development_secret(settings.service, name)
+    if settings.environment == "development":
+        return str(value) if value not in (None, "") else published
+    if value in (None, ""):
+        raise ConfigError(f"{name}: missing (set it, or {name}_file, from the secret store)")
+    if str(value) == published:
+        raise ConfigError(f"{name}: the published development value; give a secret of your own")
+    if len(str(value)) < SECRET_MIN_LENGTH:
+        raise ConfigError(f"{name}: must be at least {SECRET_MIN_LENGTH} characters")
+    return str(value)
+
+
+def _trusted_issuers(raw: Any, stack: str, dealer_code: str) -> tuple[TrustedIssuer, ...]:
+    """`trust:` — a list of {issuer, scope: headquarters|site, dealer, jwks_url | jwks}.
+
+    Checked against where the service runs: headquarters trusts headquarters' issuer alone,
+    and a site no other site's issuer, so a configuration cannot open one tenant to another.
+    """
+    if not raw:
+        raise ConfigError("trust: missing (the issuers whose tokens this service accepts, "
+                          "e.g. [{issuer: ..., scope: site, dealer: D001, jwks_url: ...}])")
+    if not isinstance(raw, list):
+        raise ConfigError("trust: must be a list of issuers")
+    issuers = []
+    for number, entry in enumerate(raw):
+        where = f"trust[{number}]"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where}: must be a mapping")
+        unknown = set(entry) - {"issuer", "scope", "dealer", "jwks_url", "jwks"}
+        if unknown:
+            raise ConfigError(f"{where}.{sorted(unknown)[0]}: unknown setting")
+        issuer, scope = str(entry.get("issuer") or ""), entry.get("scope")
+        if not issuer:
+            raise ConfigError(f"{where}.issuer: missing")
+        if scope not in (HEADQUARTERS_SCOPE, SITE_SCOPE):
+            raise ConfigError(f"{where}.scope: {scope!r} is not headquarters or site")
+        dealer = entry.get("dealer")
+        if scope == SITE_SCOPE:
+            if stack == HEADQUARTERS:
+                raise ConfigError(f"{where}: headquarters trusts no site's issuer "
+                                  "(dealer staff reach headquarters with its own tokens)")
+            if dealer != dealer_code:
+                raise ConfigError(f"{where}.dealer: a site trusts its own issuer only "
+                                  f"({dealer_code}), not {dealer!r}")
+        elif dealer:
+            raise ConfigError(f"{where}.dealer: headquarters' issuer names no dealer")
+        jwks, jwks_url = entry.get("jwks"), entry.get("jwks_url")
+        if (jwks is None) == (jwks_url is None):
+            raise ConfigError(f"{where}: give either jwks_url or jwks")
+        if jwks is not None and not isinstance(jwks, str):
+            jwks = json.dumps(jwks)
+        issuers.append(TrustedIssuer(issuer=issuer, scope=scope, dealer_code=dealer,
+                                     jwks_url=jwks_url, jwks=jwks))
+    return tuple(issuers)
 
 
 def postgres_driver(url: str) -> str:

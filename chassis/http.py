@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
 from chassis import metrics
-from chassis.auth import Identity, Role, admit, identity_from_header
+from chassis.auth import Identity, Role, admit, identity_from_header, verifier_for
 from chassis.db import finish_transaction
 from chassis.error_statuses import HTTP_STATUS, error_body, http_status
 from chassis.errors import DomainError, InvalidInput, MalformedRequest
@@ -140,7 +140,7 @@ class JsonHttpEntrypoint(HttpRequestHandler):
         if not isinstance(self.roles, Public):
             settings = self.container.config["AFTERSALES"]
             try:
-                identity = identity_from_header(settings.auth_secret,
+                identity = identity_from_header(verifier_for(settings),
                                                 request.headers.get("Authorization"))
                 admit(identity, self.roles,
                       None if settings.at_headquarters else settings.dealer_code)

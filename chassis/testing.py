@@ -6,6 +6,7 @@ so tests cannot see each other's messages or rows, and nothing is left behind.
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -15,15 +16,15 @@ import eventlet
 import pytest
 import sqlalchemy as sa
 
-from chassis.auth import CROSS_DEALER, Role, issue_token
+from chassis.auth import CROSS_DEALER, Role, SigningKey, issue_token, jwks_of
 from chassis.broker_admin import BrokerAdmin, vhost_of
 from chassis.config import RetryPolicy, Settings
 from chassis.consumer import EventConsumer
 from chassis.db import drop_database, ensure_database, migrate
-from chassis.registry import service_names, stack_of
+from chassis.identity import HEADQUARTERS_SCOPE, SITE_SCOPE, TrustedIssuer
+from chassis.registry import HEADQUARTERS, service_names, stack_of
 from chassis.runner import free_port, make_container, migrations_dir
 
-AUTH_SECRET = "test-secret-for-signing-tokens-0123456789"
 POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:5432"
 AMQP = "amqp://guest:guest@127.0.0.1:5672"
 
@@ -88,20 +89,68 @@ def make_settings(service: str, database_url: str, amqp_uri: str, **overrides: A
     retry = overrides.pop("retry", RetryPolicy(max_attempts=3, backoff_initial_seconds=0.05,
                                                backoff_max_seconds=0.2))
     overrides.setdefault("relay_poll_seconds", 0.2)
-    overrides.setdefault("auth_secret", AUTH_SECRET)
     overrides.setdefault("stack", stack_of(service))
-    return Settings(service=service, dealer_code=overrides.pop("dealer_code", "D001"),
+    dealer_code = overrides.pop("dealer_code", "D001")
+    overrides.setdefault("trust", test_trust(overrides["stack"], dealer_code))
+    overrides.setdefault("environment", "development")
+    return Settings(service=service, dealer_code=dealer_code,
                     database_url=database_url, amqp_uri=amqp_uri, http_port=free_port(),
                     retry=retry, **overrides)
 
 
-def auth(role: Role | str, dealer_code: str | None = "D001", subject: str = "staff-1",
-         secret: str = AUTH_SECRET) -> dict[str, str]:
-    """Headers of a signed-in caller; owners and headquarters roles carry no dealer code."""
+# -- test issuers: headquarters' and one per dealer site, with keys made for this run ---------
+
+HQ_ISSUER = "https://id.hq.test"
+_KEYS: dict[str, SigningKey] = {}
+
+
+def site_issuer(dealer_code: str) -> str:
+    return f"https://id.{dealer_code.lower()}.test"
+
+
+def test_key(issuer: str) -> SigningKey:
+    """The signing key of a test issuer (made on first use, the same for the whole run)."""
+    if issuer not in _KEYS:
+        _KEYS[issuer] = SigningKey.generate()
+    return _KEYS[issuer]
+
+
+def test_trust(stack: str, dealer_code: str) -> tuple[TrustedIssuer, ...]:
+    """What a deployment trusts: headquarters its own issuer; a site its own and headquarters'."""
+    hq = TrustedIssuer(HQ_ISSUER, HEADQUARTERS_SCOPE,
+                       jwks=json.dumps(jwks_of([test_key(HQ_ISSUER)])))
+    if stack == HEADQUARTERS:
+        return (hq,)
+    site = site_issuer(dealer_code)
+    own = TrustedIssuer(site, SITE_SCOPE, dealer_code,
+                        jwks=json.dumps(jwks_of([test_key(site)])))
+    return own, hq
+
+
+# Helpers, not tests: pytest would collect a `test_*` function imported into a test module.
+test_key.__test__ = test_trust.__test__ = False  # type: ignore[attr-defined]
+
+
+def trust_setting(stack: str, dealer_code: str) -> list[dict[str, str]]:
+    """The same trust as a config file's `trust:` (or AFTERSALES_TRUST, as JSON) says it."""
+    return [{"issuer": t.issuer, "scope": t.scope, "jwks": str(t.jwks),
+             **({"dealer": t.dealer_code} if t.dealer_code else {})}
+            for t in test_trust(stack, dealer_code)]
+
+
+def token(role: Role | str, dealer_code: str | None = "D001", subject: str = "staff-1",
+          issuer: str = HQ_ISSUER, ttl_seconds: int = 3600) -> str:
+    """A token from a test issuer; headquarters' by default, which may grant every role."""
     role = Role(role)
     dealer = None if role in CROSS_DEALER else dealer_code
-    token = issue_token(secret, subject=subject, role=role, dealer_code=dealer)
-    return {"Authorization": f"Bearer {token}"}
+    return issue_token(test_key(issuer), issuer=issuer, subject=subject, role=role,
+                       dealer_code=dealer, ttl_seconds=ttl_seconds)
+
+
+def auth(role: Role | str, dealer_code: str | None = "D001", subject: str = "staff-1",
+         issuer: str = HQ_ISSUER) -> dict[str, str]:
+    """Headers of a signed-in caller; owners and headquarters roles carry no dealer code."""
+    return {"Authorization": f"Bearer {token(role, dealer_code, subject, issuer)}"}
 
 
 @pytest.fixture

@@ -22,15 +22,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import eventlet
 import requests
 
-from chassis.auth import CROSS_DEALER, Role, issue_token
+from chassis.auth import CROSS_DEALER, Role
 from contracts.customer import customer_id_for
-from crm.surveys import link_token
 from simulator import trade
 from simulator.trade import CarPlan, Customer, Vehicle
 
@@ -182,17 +181,26 @@ class DayReport:
 # -- HTTP as the people of a site ------------------------------------------------------------
 
 
+class People(Protocol):
+    """How the simulated people prove who they are (signing in at identity, or a test's
+    issuer), and the survey links the owners receive."""
+
+    def headers(self, role: Role, subject: str, dealer_code: str | None) -> dict[str, str]: ...
+
+    def survey_link_token(self, survey_id: str) -> str: ...
+
+
 class Desk:
     """Calls one site's (or headquarters') services as a person with a role."""
 
-    def __init__(self, dealer_code: str | None, secret: str, session: requests.Session) -> None:
-        self.dealer_code, self.secret, self.session = dealer_code, secret, session
+    def __init__(self, dealer_code: str | None, people: People,
+                 session: requests.Session) -> None:
+        self.dealer_code, self.people, self.session = dealer_code, people, session
 
     def headers(self, role: Role | str, subject: str) -> dict[str, str]:
         role = Role(role)
         dealer = None if role in CROSS_DEALER else self.dealer_code
-        token = issue_token(self.secret, subject=subject, role=role, dealer_code=dealer)
-        return {"Authorization": f"Bearer {token}"}
+        return self.people.headers(role, subject, dealer)
 
     def call(self, step: str, method: str, url: str, *, role: Role | str | None,
              subject: str = "", **kwargs: Any) -> Any:
@@ -231,13 +239,13 @@ def _wait(what: str, check: Callable[[], Any], timeout: float = EVENT_WAIT_SECON
 # -- seeding a site ---------------------------------------------------------------------------
 
 
-def seed_site(site: SiteEndpoints, secret: str) -> None:
+def seed_site(site: SiteEndpoints, people: People) -> None:
     """Make the site ready to trade; running it again changes nothing that is already there.
 
     The calendar, the technicians with their skills, the parts catalogue and its stock (the
     front brake discs deliberately down to one, so approved pairs meet a shortage).
     """
-    desk = Desk(site.dealer_code, secret, requests.Session())
+    desk = Desk(site.dealer_code, people, requests.Session())
     manager = {"role": Role.DEALER_MANAGER, "subject": "MGR-1"}
     current = desk.call("read calendar", "GET", f"{site.booking}/calendar", **manager)
     if not current["configured"] or any(current.get(k) != v for k, v in trade.CALENDAR.items()):
@@ -285,7 +293,7 @@ class Delivered:
 
 @dataclass
 class _Run:
-    secret: str
+    people: People
     session: requests.Session
     progress: Progress | None
     total_steps: int
@@ -300,10 +308,10 @@ class _Run:
             self.progress(min(self.done, self.total_steps), self.total_steps, label)
 
 
-def working_days(site: SiteEndpoints, secret: str, count: int, session: requests.Session
+def working_days(site: SiteEndpoints, people: People, count: int, session: requests.Session
                  ) -> list[date]:
     """The site's next `count` open days from its own tomorrow, as its calendar says."""
-    desk = Desk(site.dealer_code, secret, session)
+    desk = Desk(site.dealer_code, people, session)
     zone = desk.call("read calendar", "GET", f"{site.booking}/calendar", role=Role.ADVISOR,
                      subject="SA-01")["time_zone"]
     today = datetime.now(ZoneInfo(zone)).date()
@@ -323,14 +331,14 @@ def working_days(site: SiteEndpoints, secret: str, count: int, session: requests
     return found[:count]
 
 
-def run_days(sites: list[SiteEndpoints], hq: HeadquartersEndpoints | None, secret: str,
+def run_days(sites: list[SiteEndpoints], hq: HeadquartersEndpoints | None, people: People,
              days: int, seed: int = 7, progress: Progress | None = None, *,
              bookings_per_day: tuple[int, int] = (15, 25),
              crm_wait_seconds: float = 120.0) -> DayReport:
     """Simulate `days` working days at every site, then (with `hq`) the follow-up surveys."""
     started = time.monotonic()
     session = requests.Session()
-    calendars = {s.dealer_code: working_days(s, secret, days, session) for s in sites}
+    calendars = {s.dealer_code: working_days(s, people, days, session) for s in sites}
     plans: dict[tuple[str, int], list[CarPlan]] = {}
     for site in sites:
         for index in range(days):
@@ -341,7 +349,7 @@ def run_days(sites: list[SiteEndpoints], hq: HeadquartersEndpoints | None, secre
         steps += 1 + sum(c.fate == "ARRIVE" for cars in plans.values() for c in cars)
     report = DayReport(days=[d.isoformat() for d in calendars[sites[0].dealer_code]],
                        dealers={s.dealer_code: DealerTally(s.dealer_code) for s in sites})
-    run = _Run(secret, session, progress, steps, report, sites[0].dealer_code)
+    run = _Run(people, session, progress, steps, report, sites[0].dealer_code)
     # The sites trade side by side, as they do (each on its own green thread); a day ends at
     # every site before the next begins.
     pool = eventlet.GreenPool(len(sites))
@@ -379,7 +387,7 @@ class _Day:
                  plans: list[CarPlan]) -> None:
         self.run, self.site, self.day = run, site, day
         self.label = f"{site.dealer_code} day {number}"
-        self.desk = Desk(site.dealer_code, run.secret, run.session)
+        self.desk = Desk(site.dealer_code, run.people, run.session)
         self.tally = run.report.dealers[site.dealer_code]
         self.cars = []
         for plan in plans:
@@ -733,7 +741,7 @@ class _RepairOrder:
 def _follow_up(run: _Run, hq: HeadquartersEndpoints, wait_seconds: float) -> None:
     """Wait for crm to know every delivery, run the surveys as of their due time (so the
     delay after delivery is simulated, not waited for), and answer them through their links."""
-    desk = Desk(None, run.secret, run.session)
+    desk = Desk(None, run.people, run.session)
     operator = {"role": Role.OPERATOR, "subject": "ops-sim"}
     surveys: dict[str, dict[str, Any]] = {}
     pending = list(run.delivered)
@@ -778,7 +786,7 @@ def _follow_up(run: _Run, hq: HeadquartersEndpoints, wait_seconds: float) -> Non
         if survey is not None:
             tally.surveys_sent += 1
             if delivered.score is not None:
-                _answer_survey(desk, hq, run.secret, survey["id"], delivered.score, tally)
+                _answer_survey(desk, hq, survey["id"], delivered.score, tally)
         run.step("follow-up surveys")
 
 
@@ -796,10 +804,10 @@ def _survey_in_crm(desk: Desk, hq: HeadquartersEndpoints, delivered: Delivered,
                  and s.get("dealer_code") == delivered.dealer_code), None)
 
 
-def _answer_survey(desk: Desk, hq: HeadquartersEndpoints, secret: str, survey_id: str,
+def _answer_survey(desk: Desk, hq: HeadquartersEndpoints, survey_id: str,
                    score: int, tally: DealerTally) -> None:
-    # The link the owner received carries this token; crm signs it with the shared secret.
-    token = link_token(secret, survey_id)
+    # The link the owner received carries this token, signed by headquarters' crm.
+    token = desk.people.survey_link_token(survey_id)
     body: dict[str, Any] = {"score": score, "channel": "WECHAT"}
     if score <= 6:
         body["comment"] = "等待时间太长，交车也没说明做了什么 (long wait, nothing explained)"

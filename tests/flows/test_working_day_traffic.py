@@ -11,12 +11,13 @@ import pytest
 import requests
 
 from booking.service import BookingService
-from chassis.testing import AUTH_SECRET, make_settings, rows, service_database
+from chassis.testing import make_settings, rows, service_database
 from contracts.vin import is_valid_vin
 from crm.service import CrmService
 from parts.service import PartsService
 from services.crm.tests.integration.crm_hq import CRM_EXTRA
 from simulator import trade
+from simulator.people import test_people
 from simulator.traffic import (
     HeadquartersEndpoints,
     SiteEndpoints,
@@ -64,14 +65,14 @@ def dealer(database, amqp_uri, services, tmp_path):
 
 def test_a_working_day_matches_what_the_services_stored(dealer_and_hq):
     site, hq, db = dealer_and_hq
-    seed_site(site, AUTH_SECRET)
+    seed_site(site, test_people())
     seeded = rows(db["booking"], "SELECT updated_at FROM calendars")
-    seed_site(site, AUTH_SECRET)  # a second seeding changes nothing
+    seed_site(site, test_people())  # a second seeding changes nothing
     assert rows(db["booking"], "SELECT updated_at FROM calendars") == seeded
     stock = rows(db["parts"], "SELECT part_number, on_hand FROM stock_levels "
                               "WHERE part_number = '5QD615301A'")
     steps = []
-    report = run_days([site], hq, AUTH_SECRET, days=1, seed=11,
+    report = run_days([site], hq, test_people(), days=1, seed=11,
                       progress=lambda done, total, label: steps.append((done, total)),
                       bookings_per_day=(10, 10))
     day = report.dealers["D001"]
@@ -142,7 +143,7 @@ def test_a_refused_step_is_counted_and_the_day_goes_on(dealer):
     refused (422 naming the line's part number): each car's story stops there, counted by
     reason, and the run goes on to the end with its report."""
     site, _, db, _ = dealer
-    report = run_days([site], None, AUTH_SECRET, days=1, seed=3, bookings_per_day=(6, 6))
+    report = run_days([site], None, test_people(), days=1, seed=3, bookings_per_day=(6, 6))
     day = report.dealers["D001"]
     refused = {reason: n for reason, n in day.refusals.items() if reason.startswith(
         "add quote lines: 422")}
@@ -155,10 +156,10 @@ def test_a_refused_step_is_counted_and_the_day_goes_on(dealer):
 
 def test_a_service_failing_aborts_the_run_with_its_answer(dealer):
     site, _, _, containers = dealer
-    seed_site(site, AUTH_SECRET)
+    seed_site(site, test_people())
     containers["parts"].stop()  # workorder cannot price parts: 503 on the first quote
     with pytest.raises(TrafficAborted, match=r"add quote lines: POST .* answered 503: .*parts"):
-        run_days([site], None, AUTH_SECRET, days=1, seed=3, bookings_per_day=(4, 4))
+        run_days([site], None, test_people(), days=1, seed=3, bookings_per_day=(4, 4))
 
 
 def test_a_day_s_plan_is_the_same_for_a_seed_and_holds_every_event_the_report_counts():

@@ -14,7 +14,7 @@ import requests
 
 from chassis.broker import ConfirmingPublisher, OutgoingMessage
 from chassis.db import count_rows as count
-from chassis.testing import AUTH_SECRET, free_port, service_database, wait_for
+from chassis.testing import free_port, service_database, trust_setting, wait_for
 from contracts import events
 from tests.factories import booked_event
 from workorder.service import WorkorderService
@@ -28,7 +28,7 @@ class WorkorderProcess:
         self.port = free_port()
         env = {**os.environ, "AFTERSALES_DEALER_CODE": "D001", "AFTERSALES_AMQP_URI": amqp_uri,
                "AFTERSALES_DATABASE_URL": database_url, "AFTERSALES_HTTP_PORT": str(self.port),
-               "AFTERSALES_AUTH_SECRET": AUTH_SECRET,
+               "AFTERSALES_TRUST": json.dumps(trust_setting("site", "D001")),
                "PYTHONWARNINGS": "ignore"}
         env.pop("AFTERSALES_FAULT", None)
         if fault:

@@ -7,7 +7,7 @@ import json
 
 from chassis.cli import main as aftersales
 from chassis.deadletter import list_dead_letters, replay
-from chassis.testing import AUTH_SECRET, wait_for
+from chassis.testing import trust_setting, wait_for
 from tests.factories import booked_event
 from tests.reliability import ledger
 from tests.reliability.conftest import metric
@@ -99,7 +99,7 @@ def test_dead_letters_are_listed_shown_and_replayed_by_the_cli(run_ledger, monke
     monkeypatch.setenv("AFTERSALES_DEALER_CODE", "D001")
     monkeypatch.setenv("AFTERSALES_AMQP_URI", books.amqp_uri)
     monkeypatch.setenv("AFTERSALES_DATABASE_URL", books.url)
-    monkeypatch.setenv("AFTERSALES_AUTH_SECRET", AUTH_SECRET)
+    monkeypatch.setenv("AFTERSALES_TRUST", json.dumps(trust_setting("site", "D001")))
 
     assert aftersales(["deadletter", "list", "ledger"]) == 0
     listed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]

@@ -14,10 +14,11 @@ import re
 import pytest
 import requests
 
-from chassis.auth import CROSS_DEALER, Role, issue_token
+from chassis.auth import CROSS_DEALER, Role, SigningKey, issue_token
 from chassis.openapi import build_openapi
 from chassis.runner import service_class
-from chassis.testing import AUTH_SECRET, auth, make_settings, service_database
+from chassis.testing import HQ_ISSUER, auth, make_settings, service_database, site_issuer, token
+from contracts.customer import customer_id_for
 from tests.factories import booking_request
 
 OWNER, ADVISOR, TECH, QC, CLERK, CASHIER, MANAGER, AGENT, ANALYST, OPERATOR = (
@@ -154,11 +155,13 @@ def test_the_entrypoints_enforce_the_policy_for_every_role_here_and_at_another_d
 
 @pytest.mark.parametrize("token", [
     "not-a-token",
-    issue_token("another-secret-of-at-least-32-characters!!", subject="x", role=Role.ADVISOR,
+    issue_token(SigningKey.generate(), issuer=HQ_ISSUER, subject="x", role=Role.ADVISOR,
                 dealer_code="D001"),
-    issue_token(AUTH_SECRET, subject="x", role=Role.ADVISOR, dealer_code="D001",
-                ttl_seconds=-60),
-])
+    token(Role.ADVISOR, ttl_seconds=-60),
+    token(Role.ADVISOR, dealer_code="D002", issuer=site_issuer("D002")),
+    token(Role.OEM_ANALYST, issuer=site_issuer("D001")),
+], ids=["not a token", "headquarters' name, another key", "expired", "another site's issuer",
+        "an HQ role from the site's own issuer"])
 def test_a_forged_or_expired_token_is_refused_with_401(token, database, amqp_uri, services):
     cls = service_class("booking")
     settings = make_settings("booking", service_database(database, cls), amqp_uri)
@@ -174,7 +177,9 @@ def test_an_owner_cannot_see_or_change_another_owners_appointment(database, amqp
     settings = make_settings("booking", service_database(database, cls), amqp_uri)
     services(cls, settings)
     base = f"http://127.0.0.1:{settings.http_port}"
-    alice, bob = auth(OWNER, subject="customer-alice"), auth(OWNER, subject="customer-bob")
+    # Owners as identity signs them in: the customer id of the phone each confirmed.
+    alice = auth(OWNER, subject=customer_id_for(booking_request()["customer"]["phone"]))
+    bob = auth(OWNER, subject=customer_id_for("13900000099"))
     booked = requests.post(f"{base}/appointments", json=booking_request(channel="APP"),
                            headers=alice, timeout=10)
     assert booked.status_code == 201, booked.text

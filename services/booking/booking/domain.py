@@ -163,6 +163,10 @@ def book(request: Mapping[str, Any], *, calendar: Calendar, actor: Actor, dealer
     if actor.is_customer:
         if customer.get("customer_id", actor.subject) != actor.subject:
             raise InvalidInput("customer.customer_id", "owners book for themselves")
+        # An owner's customer id is that of the phone they confirmed by code when signing in:
+        # a booking for another number would text someone who never asked (staff may do it).
+        if customer_id_for(customer["phone"]) != actor.subject:
+            raise InvalidInput("customer.phone", "owners book with the phone they signed in with")
         if channel not in OWNER_CHANNELS:
             raise InvalidInput("channel", f"owners book through {', '.join(OWNER_CHANNELS)}")
         customer_id = actor.subject

@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from chassis.config import bounds, typed_settings
+from chassis.config import bounds, own_secret, typed_settings
 from crm.domain import leads, surveys
 from crm.domain import reminders as rules
 from crm.privacy import Vault, vault_from_settings
@@ -20,9 +20,9 @@ from crm.privacy import Vault, vault_from_settings
 @dataclass(frozen=True)
 class CrmSettings:
     # Encrypts the personal fields and keys their blind indexes (crm_encryption_key,
-    # crm_blind_index_key; see crm.privacy).
+    # crm_blind_index_key, or their `_file`s; see crm.privacy).
     vault: Vault
-    # Signs the survey links: the platform's token secret.
+    # Signs the survey links: headquarters' own secret (crm's `survey_link_secret`).
     survey_secret: str
     # Hours after delivery a follow-up survey is due.
     survey_delay_hours: int = field(default=surveys.DEFAULT_DELAY_HOURS,
@@ -36,10 +36,11 @@ class CrmSettings:
     def from_settings(cls, settings: Any) -> CrmSettings:
         extra = settings.extra
         # The numbers are checked before the keys, as they always were: with both wrong,
-        # the line names the same setting as before.
-        numbers = typed_settings(cls, extra, prefix="crm_", vault=None,
-                                 survey_secret=settings.auth_secret)
-        return dataclasses.replace(numbers, vault=vault_from_settings(extra))
+        # the line names the same setting as before. Then the vault's keys, then the survey
+        # links' secret (keyword arguments are evaluated in order).
+        numbers = typed_settings(cls, extra, prefix="crm_", vault=None, survey_secret="")
+        return dataclasses.replace(numbers, vault=vault_from_settings(settings),
+                                   survey_secret=own_secret(settings, "survey_link_secret"))
 
 
 def crm_resources(settings: Any) -> dict[str, Any]:

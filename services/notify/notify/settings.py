@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from chassis.config import ConfigError
+from chassis.config import ConfigError, own_secret
 from notify.channels import ChannelAdapter, build_adapter
 from notify.domain import (
     DEFAULT_TIME_ZONE,
@@ -55,10 +55,13 @@ class NotifySettings:
 
     @classmethod
     def from_settings(cls, settings: Any) -> NotifySettings:
-        return cls.from_extra(settings.extra, auth_secret=settings.auth_secret)
+        return cls.from_extra(settings.extra,
+                              contact_secret=own_secret(settings, "contact_secret"),
+                              link_secret=own_secret(settings, "link_secret"))
 
     @classmethod
-    def from_extra(cls, extra: dict[str, Any], *, auth_secret: str = "") -> NotifySettings:
+    def from_extra(cls, extra: dict[str, Any], *, contact_secret: str = "",
+                   link_secret: str = "") -> NotifySettings:
         """Raises ConfigError naming the first bad setting (one line, no traceback)."""
         channels = _channels(extra.get("channels") or {})
         quiet = _setting("quiet_hours", lambda: dict(extra.get("quiet_hours") or {}))
@@ -88,8 +91,8 @@ class NotifySettings:
                 extra.get("dispatch_batch", 200))),
             dispatch_loop=bool(extra.get("dispatch_loop", True)),
             channels=channels,
-            contact_secret=str(extra.get("contact_secret") or auth_secret),
-            link_secret=str(extra.get("link_secret") or auth_secret),
+            contact_secret=contact_secret,
+            link_secret=link_secret,
             gateway_secret=sms.get("api_secret"),
         )
 

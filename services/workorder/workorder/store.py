@@ -19,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from chassis.config import own_secret
 from chassis.errors import Conflict, InvalidInput, NotFound
 from chassis.unit_of_work import Emits, UnitOfWork
 from workorder import models as m
@@ -549,4 +550,5 @@ class WorkorderUnitOfWork(UnitOfWork):
 
 def resources(settings: Any) -> dict[str, Any]:
     """What every unit of work of the process shares, built once at start."""
-    return {"media": MediaStore(settings.media_dir), "links": ReportLinks(settings.auth_secret)}
+    return {"media": MediaStore(settings.media_dir),
+            "links": ReportLinks(own_secret(settings, "report_link_secret"))}

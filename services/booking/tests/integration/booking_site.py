@@ -11,12 +11,18 @@ import requests
 import sqlalchemy as sa
 
 from chassis.testing import auth
+from contracts.customer import customer_id_for
 
 ADVISOR = auth("advisor")
 MANAGER = auth("dealer_manager", subject="manager-1")
 AGENT = auth("invitation_agent", subject="agent-7")
 TECHNICIAN = auth("technician")
 OTHER_DEALERS_ADVISOR = auth("advisor", dealer_code="D002")
+
+
+# Owners as identity signs them in: the customer id of the phone they confirmed by code.
+# The first is the phone of tests.factories.booking_request.
+OWNER_ID, OTHER_OWNER_ID = customer_id_for("13812345678"), customer_id_for("13900000099")
 
 
 def owner(subject: str) -> dict[str, str]:

@@ -11,6 +11,8 @@ from chassis.testing import auth, make_settings, service_database
 from services.booking.tests.integration.booking_site import (
     AGENT,
     OTHER_DEALERS_ADVISOR,
+    OTHER_OWNER_ID,
+    OWNER_ID,
     TECHNICIAN,
     owner,
     tomorrow_at,
@@ -149,10 +151,10 @@ def test_who_may_book(booking):
 
 def test_an_owner_books_for_themself_and_sees_only_their_own(booking):
     url, _ = booking
-    mine = requests.post(f"{url}/appointments", headers=owner("cust-42"), timeout=10,
+    mine = requests.post(f"{url}/appointments", headers=owner(OWNER_ID), timeout=10,
                          json=booking_request(channel="APP"))
     assert mine.status_code == 201, mine.text
-    assert mine.json()["customer"]["customer_id"] == "cust-42"
+    assert mine.json()["customer"]["customer_id"] == OWNER_ID
     theirs = requests.post(f"{url}/appointments", headers=ADVISOR, timeout=10,
                            json=booking_request(vehicle={"plate": "沪B54321"},
                                                 customer={"name": "李娜",
@@ -162,10 +164,10 @@ def test_an_owner_books_for_themself_and_sees_only_their_own(booking):
     def get(appointment_id, headers):
         return requests.get(f"{url}/appointments/{appointment_id}", headers=headers, timeout=10)
 
-    assert get(mine.json()["id"], owner("cust-42")).status_code == 200
-    assert get(theirs.json()["id"], owner("cust-42")).status_code == 404
-    assert get(mine.json()["id"], owner("cust-99")).status_code == 404
-    listed = requests.get(f"{url}/appointments", headers=owner("cust-42"), timeout=10).json()
+    assert get(mine.json()["id"], owner(OWNER_ID)).status_code == 200
+    assert get(theirs.json()["id"], owner(OWNER_ID)).status_code == 404
+    assert get(mine.json()["id"], owner(OTHER_OWNER_ID)).status_code == 404
+    listed = requests.get(f"{url}/appointments", headers=owner(OWNER_ID), timeout=10).json()
     assert [a["id"] for a in listed["items"]] == [mine.json()["id"]]
     everyone = requests.get(f"{url}/appointments", headers=ADVISOR, timeout=10).json()
     assert everyone["count"] == 2
@@ -173,12 +175,14 @@ def test_an_owner_books_for_themself_and_sees_only_their_own(booking):
 
 @pytest.mark.parametrize("change, field", [
     ({"channel": "PHONE"}, "channel"),  # the dealer's channel, not the owner's
-    ({"customer": {"name": "王伟", "phone": "13812345678", "customer_id": "cust-99"}},
+    # another number than the one the owner confirmed: it would be texted unasked
+    ({"customer": {"name": "王伟", "phone": "13900000099"}}, "customer.phone"),
+    ({"customer": {"name": "王伟", "phone": "13812345678", "customer_id": OTHER_OWNER_ID}},
      "customer.customer_id"),
 ])
 def test_an_owner_cannot_book_as_the_dealer_or_for_someone_else(booking, change, field):
     url, _ = booking
-    response = requests.post(f"{url}/appointments", headers=owner("cust-42"), timeout=10,
+    response = requests.post(f"{url}/appointments", headers=owner(OWNER_ID), timeout=10,
                              json=booking_request(**{"channel": "APP", **change}))
     assert response.status_code == 422
     assert field in response.json()["fields"]

@@ -12,6 +12,7 @@ from services.booking.tests.integration.booking_site import (
     ADVISOR,
     AGENT,
     MANAGER,
+    OWNER_ID,
     TECHNICIAN,
     Site,
     calendar_body,
@@ -26,13 +27,13 @@ def test_the_manager_sets_the_calendar_and_everyone_who_books_can_read_it(site):
     assert saved["capacity_per_slot"] == 2
     assert saved["updated_by"] == "manager-1"
     assert saved["appointments_to_review"] == []
-    for headers in (ADVISOR, AGENT, owner("cust-42"), MANAGER):
+    for headers in (ADVISOR, AGENT, owner(OWNER_ID), MANAGER):
         read = site.call("GET", "/calendar", headers).json()
         assert read["bays"] == 6 and read["configured"] is True
 
 
 def test_only_the_manager_changes_the_calendar(site):
-    for headers in (ADVISOR, AGENT, owner("cust-42")):
+    for headers in (ADVISOR, AGENT, owner(OWNER_ID)):
         assert site.call("PUT", "/calendar", headers, json=calendar_body()).status_code == 403
     assert site.call("PUT", "/calendar", json=calendar_body()).status_code == 401
     assert site.call("GET", "/calendar", TECHNICIAN).status_code == 403
@@ -96,7 +97,7 @@ def test_availability_shows_free_capacity_per_slot(site):
         site.book(tomorrow_at(10), plate=f"京A2000{n}")
     site.book(tomorrow_at(10, 30), plate="京A20002", service_type="TYRES")  # 10:30-11:15
     day = tomorrow_at(0).date()
-    response = site.call("GET", "/availability", owner("cust-42"), params={
+    response = site.call("GET", "/availability", owner(OWNER_ID), params={
         "service_type": "MAINTENANCE", "from": day.isoformat(),
         "to": (day + timedelta(days=1)).isoformat()})
     assert response.status_code == 200, response.text

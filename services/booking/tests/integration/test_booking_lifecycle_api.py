@@ -8,6 +8,8 @@ from services.booking.tests.integration.booking_site import (
     ADVISOR,
     AGENT,
     MANAGER,
+    OTHER_OWNER_ID,
+    OWNER_ID,
     TECHNICIAN,
     owner,
     tomorrow_at,
@@ -17,7 +19,7 @@ from services.booking.tests.integration.booking_site import (
 @pytest.fixture
 def appointment(site) -> dict:
     site.set_calendar()  # capacity 3, grace period 15 minutes
-    return site.book(tomorrow_at(10), owner("cust-42"), channel="APP").json()
+    return site.book(tomorrow_at(10), owner(OWNER_ID), channel="APP").json()
 
 
 def test_confirm_then_check_in_each_writes_its_event(site, appointment):
@@ -39,7 +41,7 @@ def test_confirm_then_check_in_each_writes_its_event(site, appointment):
 
 
 def test_the_owner_confirms_their_own_appointment(site, appointment):
-    response = site.act(appointment["id"], "confirm", owner("cust-42"), body={})
+    response = site.act(appointment["id"], "confirm", owner(OWNER_ID), body={})
     assert response.status_code == 200
     assert site.events(appointment["id"])[-1]["data"]["confirmed_by"] == "CUSTOMER"
 
@@ -59,7 +61,7 @@ def test_an_illegal_step_is_409_with_the_allowed_next_steps(site, appointment):
 
 
 def test_another_owner_cannot_see_or_touch_the_appointment(site, appointment):
-    stranger = owner("cust-99")
+    stranger = owner(OTHER_OWNER_ID)
     assert site.call("GET", f"/appointments/{appointment['id']}", stranger).status_code == 404
     for action, body in (("confirm", None), ("cancel", {"reason": "OTHER"}),
                          ("reschedule", {"slot_start": tomorrow_at(14).isoformat()})):
@@ -70,7 +72,7 @@ def test_another_owner_cannot_see_or_touch_the_appointment(site, appointment):
 
 def test_who_may_take_each_step(site, appointment):
     appointment_id = appointment["id"]
-    assert site.act(appointment_id, "check-in", owner("cust-42")).status_code == 403
+    assert site.act(appointment_id, "check-in", owner(OWNER_ID)).status_code == 403
     assert site.act(appointment_id, "no-show", AGENT).status_code == 403
     assert site.act(appointment_id, "confirm", TECHNICIAN).status_code == 403
     assert site.call("POST", f"/appointments/{appointment_id}/confirm").status_code == 401
@@ -148,7 +150,7 @@ def test_a_bad_reschedule_is_refused_naming_the_field(site, appointment):
 
 def test_a_customer_moving_a_confirmed_appointment_makes_it_scheduled_again(site, appointment):
     site.act(appointment["id"], "confirm").raise_for_status()
-    moved = site.act(appointment["id"], "reschedule", owner("cust-42"),
+    moved = site.act(appointment["id"], "reschedule", owner(OWNER_ID),
                      body={"slot_start": tomorrow_at(15).isoformat()})
     assert moved.json()["status"] == "SCHEDULED"
     assert site.events(appointment["id"])[-1]["data"]["initiated_by"] == "CUSTOMER"

@@ -11,12 +11,13 @@ from booking.dealer_calendar import Calendar
 from booking.domain import Status
 from chassis.errors import Conflict, InvalidInput
 from contracts import events, new_event
+from contracts.customer import customer_id_for
 
 NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 SLOT = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 CALENDAR = Calendar.default()  # grace period 30 minutes
 ADVISOR = domain.Actor("SA-017", is_customer=False)
-OWNER = domain.Actor("cust-42", is_customer=True)
+OWNER = domain.Actor(customer_id_for("13812345678"), is_customer=True)  # signed in with that phone
 
 
 def booked(actor=OWNER) -> domain.Appointment:

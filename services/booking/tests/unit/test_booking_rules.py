@@ -10,12 +10,13 @@ from booking import domain
 from booking.dealer_calendar import Bookings, Calendar
 from chassis.errors import Conflict, InvalidInput
 from contracts import events, new_event
+from contracts.customer import customer_id_for
 
 NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)  # a Sunday
 TOMORROW_NINE = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 CALENDAR = Calendar.default()  # every day 08:00-18:00 UTC, 30-minute slots, capacity 4
 ADVISOR = domain.Actor("SA-017", is_customer=False)
-OWNER = domain.Actor("cust-42", is_customer=True)
+OWNER = domain.Actor(customer_id_for("13812345678"), is_customer=True)  # signed in with that phone
 
 
 def request(**changes):
@@ -73,7 +74,7 @@ def test_staff_may_name_the_customer_from_crm():
 
 def test_an_owner_books_for_themself():
     appointment, _ = book(actor=OWNER, channel="APP")
-    assert appointment.customer_id == "cust-42"
+    assert appointment.customer_id == OWNER.subject
 
 
 def test_an_owner_cannot_book_for_someone_else():
@@ -81,6 +82,13 @@ def test_an_owner_cannot_book_for_someone_else():
                            customer={"name": "李娜", "phone": "13900000000",
                                      "customer_id": "cust-99"})
     assert "customer.customer_id" in fields
+
+
+def test_an_owner_books_with_the_phone_they_signed_in_with_only():
+    # Another number would be texted reminders and links it never asked for.
+    fields = refused_field(book, actor=OWNER, channel="APP",
+                           customer={"name": "王伟", "phone": "13900000000"})
+    assert "customer.phone" in fields
 
 
 @pytest.mark.parametrize("channel", ["PHONE", "WALK_IN"])

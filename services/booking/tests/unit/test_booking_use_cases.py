@@ -13,13 +13,14 @@ from booking.dealer_calendar import Calendar
 from booking.domain import Actor, Status
 from chassis.errors import Conflict, NotFound
 from contracts import events
+from contracts.customer import customer_id_for
 from services.booking.tests.unit.fakes import FakeBookingUnitOfWork
 
 NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 NINE = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 TWO_BAYS = replace(Calendar.default(), bays=2, advisors=2)  # 08:00-18:00 UTC, 30-min slots
 ADVISOR = Actor("SA-017", is_customer=False)
-OWNER = Actor("cust-42", is_customer=True)
+OWNER = Actor(customer_id_for("13812345678"), is_customer=True)  # signed in with that phone
 
 
 def booking(plate: str, slot: datetime = NINE, **changes: object) -> dict:
@@ -159,10 +160,11 @@ def test_check_in_hands_the_car_to_the_advisor_who_received_it(uow):
 
 def test_an_owner_cannot_see_or_change_someone_elses_appointment(uow):
     appointment = book(uow, "京A00001")
+    stranger = Actor(customer_id_for("13900000099"), is_customer=True)
     with pytest.raises(NotFound):
-        use_cases.confirm(uow, appointment.id, actor=OWNER, now=NOW)
+        use_cases.confirm(uow, appointment.id, actor=stranger, now=NOW)
     with pytest.raises(NotFound):
-        use_cases.appointment(uow, appointment.id, actor=OWNER)
+        use_cases.appointment(uow, appointment.id, actor=stranger)
 
 
 # -- no-shows ----------------------------------------------------------------------------------

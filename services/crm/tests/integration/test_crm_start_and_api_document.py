@@ -10,9 +10,18 @@ import pytest
 import yaml
 
 from chassis.config import ConfigError
-from chassis.testing import AMQP, AUTH_SECRET, POSTGRES, make_settings, service_database, wait_for
+from chassis.testing import (
+    AMQP,
+    POSTGRES,
+    make_settings,
+    service_database,
+    trust_setting,
+    wait_for,
+)
 from crm.service import CrmService
 from services.crm.tests.integration.crm_hq import BLIND_INDEX_KEY, CRM_EXTRA, booked
+
+SURVEY_LINK_SECRET = "a-survey-link-secret-for-tests-0123456789"
 
 
 @pytest.mark.parametrize("extra, named", [
@@ -22,8 +31,10 @@ from services.crm.tests.integration.crm_hq import BLIND_INDEX_KEY, CRM_EXTRA, bo
 ])
 def test_a_missing_or_malformed_key_stops_the_start(database, amqp_uri, services, extra,
                                                      named) -> None:
+    # In production: a development machine would stand in for a missing key.
     settings = make_settings("crm", service_database(database, CrmService), amqp_uri,
-                             dealer_code="HQ", extra=extra)
+                             dealer_code="HQ", environment="production",
+                             extra={**extra, "survey_link_secret": SURVEY_LINK_SECRET})
     with pytest.raises(ConfigError, match=f"^{named}"):
         services(CrmService, settings)
 
@@ -39,8 +50,10 @@ def test_a_missing_or_malformed_key_stops_the_start(database, amqp_uri, services
 ])
 def test_the_command_line_names_a_bad_key_in_one_line(tmp_path: Path, extra, line) -> None:
     # Nothing is reached: the keys are checked before any connection is made.
-    config = {"dealer_code": "HQ", "amqp_uri": f"{AMQP}/nowhere", "auth_secret": AUTH_SECRET,
-              "services": {"crm": {"database_url": f"{POSTGRES}/nowhere", **extra}}}
+    config = {"dealer_code": "HQ", "amqp_uri": f"{AMQP}/nowhere",
+              "trust": trust_setting("headquarters", "HQ"),
+              "services": {"crm": {"database_url": f"{POSTGRES}/nowhere",
+                                   "survey_link_secret": SURVEY_LINK_SECRET, **extra}}}
     path = tmp_path / "hq.yaml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
     command = Path(sys.executable).parent / "aftersales"

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from chassis.config import ConfigError
-from chassis.testing import AMQP, AUTH_SECRET, POSTGRES, make_settings
+from chassis.testing import AMQP, POSTGRES, make_settings, trust_setting
 from notify.service import NotifyService
 from notify.settings import NotifySettings
 
@@ -41,7 +41,8 @@ def test_a_bad_setting_is_one_configuration_error_naming_it(extra: dict[str, Any
 
 def test_the_command_line_stops_with_one_line(tmp_path: Path) -> None:
     # Nothing is reached: the settings are checked before any connection is made.
-    config = {"dealer_code": "HQ", "amqp_uri": f"{AMQP}/nowhere", "auth_secret": AUTH_SECRET,
+    config = {"dealer_code": "HQ", "amqp_uri": f"{AMQP}/nowhere",
+              "trust": trust_setting("headquarters", "HQ"),
               "services": {NotifyService.name: {"database_url": f"{POSTGRES}/nowhere",
                                                 "quiet_hours": {"start": "9pm"}}}}
     path = tmp_path / "hq.yaml"

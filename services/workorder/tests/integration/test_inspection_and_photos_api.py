@@ -7,9 +7,12 @@ import time
 
 import pytest
 
-from chassis.testing import AUTH_SECRET
+from chassis.config import development_secret
 from services.workorder.tests.integration.site_client import OTHER_VIN
 from workorder.links import report_token
+
+# The development stand-in the site signs its report links with in these tests.
+REPORT_LINK_SECRET = development_secret("workorder", "report_link_secret")
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 8
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
@@ -170,9 +173,9 @@ def test_a_tampered_foreign_or_expired_link_is_refused(site):
 
     header, payload, signature = token.split(".")
     tampered = f"{header}.{payload}.{signature[:-2]}{'AA' if signature[-2:] != 'AA' else 'BB'}"
-    expired = report_token(AUTH_SECRET, repair_order_id=ro_id, inspection_id=f"INS-{ro_id}-1",
-                           ttl_seconds=60, now=time.time() - 3600)
-    not_yet = report_token(AUTH_SECRET, repair_order_id=other["id"],
+    expired = report_token(REPORT_LINK_SECRET, repair_order_id=ro_id,
+                           inspection_id=f"INS-{ro_id}-1", ttl_seconds=60, now=time.time() - 3600)
+    not_yet = report_token(REPORT_LINK_SECRET, repair_order_id=other["id"],
                            inspection_id=f"INS-{other['id']}-1")  # never inspected
 
     assert site.call("GET", f"/inspection-reports/{tampered}", role=None).status_code == 404

@@ -10,8 +10,10 @@ from datetime import UTC, date, datetime, timedelta
 import jwt
 import pytest
 
-from chassis.auth import verify_token
+from chassis.auth import TokenVerifier
 from chassis.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from chassis.registry import SITE
+from chassis.testing import test_trust
 from contracts.customer import customer_id_for
 from workorder.domain import inspection as insp
 from workorder.domain.reception import (
@@ -181,4 +183,4 @@ def test_a_tampered_or_foreign_link_is_not_found():
 def test_a_report_link_is_no_sign_in_token():
     token = report_token(SECRET, repair_order_id="RO-1", inspection_id="INS-RO-1-1")
     with pytest.raises(Unauthorized):
-        verify_token(SECRET, token)
+        TokenVerifier(test_trust(SITE, "D001")).verify(token)
