@@ -48,6 +48,17 @@ def supports_confirms(connection: kombu.Connection) -> bool:
     return connection.transport.driver_type == "amqp"
 
 
+def authenticated_user(amqp_uri: str) -> str | None:
+    """The RabbitMQ user a connection to `amqp_uri` logs in as (kombu's default `guest` when
+    the URI names none). None when the URI does not say: the in-memory transport, which
+    authenticates no one, and certificate (EXTERNAL) logins, whose user is the certificate's.
+    """
+    if not amqp_uri.startswith(("amqp://", "amqps://", "pyamqp://")):
+        return None
+    info = kombu.Connection(amqp_uri).info()  # not connected: only the URI is read
+    return str(info["userid"]) if info.get("login_method") in ("PLAIN", "AMQPLAIN") else None
+
+
 @dataclass(frozen=True)
 class OutgoingMessage:
     exchange: str
@@ -77,6 +88,10 @@ class ConfirmingPublisher:
         self._outstanding: set[int] = set()
         self._nacked: set[int] = set()
         self._next_tag = 1
+        # Stamped as `user_id` on every message: RabbitMQ checks it against the login, so a
+        # consumer can tell who published (headquarters' consumers trust their own user's
+        # messages, e.g. replayed dead letters, and a site's only from that site's link).
+        self._user_id = authenticated_user(amqp_uri)
 
     def _ensure_channel(self) -> Any:
         if self._channel is not None:
@@ -131,10 +146,12 @@ class ConfirmingPublisher:
             if message.exchange and message.exchange not in self._declared:
                 self.declare_exchange(kombu.Exchange(message.exchange, type=message.exchange_type,
                                                      durable=True))
+            properties = {"delivery_mode": PERSISTENT, "message_id": message.message_id}
+            if self._user_id is not None:
+                properties["user_id"] = self._user_id
             prepared = channel.prepare_message(
                 message.body, content_type=message.content_type, content_encoding="utf-8",
-                headers=dict(message.headers),
-                properties={"delivery_mode": PERSISTENT, "message_id": message.message_id})
+                headers=dict(message.headers), properties=properties)
             channel.basic_publish(prepared, exchange=message.exchange,
                                   routing_key=message.routing_key)
             if confirming:

@@ -63,7 +63,10 @@ SHOVEL = "uplink-{dealer}-{service}"          # site → headquarters
 UPLINK_USER = "uplink-{dealer}"               # publishes at headquarters for one site
 DOWNLINK_QUEUE = "downlink.{dealer}.{service}"  # at headquarters: waits for one site
 DOWNLINK_SHOVEL = "downlink-{dealer}-{service}"  # headquarters → site
-DOWNLINK_USER = "downlink-hq"                 # publishes at every site for headquarters
+DOWNLINK_USER = "downlink-{dealer}"           # publishes at one site for headquarters
+# The one downlink user every site shared before link credentials were per site; setup
+# removes it, since its password was a fixed development value.
+SHARED_DOWNLINK_USER = "downlink-hq"
 
 
 def uplink_queue(service: str) -> str:
@@ -75,7 +78,24 @@ def uplink_shovel(dealer_code: str, service: str) -> str:
 
 
 def uplink_user(dealer_code: str) -> str:
+    """The broker user a dealer site's shovels publish as at headquarters. They set it as the
+    AMQP `user_id` of every message (which RabbitMQ checks against the login), and
+    headquarters' consumers accept a site's event only with its dealer's uplink user."""
     return UPLINK_USER.format(dealer=dealer_code)
+
+
+def uplink_dealer(user: str) -> str | None:
+    """The dealer whose uplink user `user` is (None for any other user)."""
+    prefix, _, suffix = UPLINK_USER.partition("{dealer}")
+    if not user.startswith(prefix) or not user.endswith(suffix):
+        return None
+    dealer = user[len(prefix):len(user) - len(suffix)]
+    return dealer if dealer and uplink_user(dealer) == user else None
+
+
+def downlink_user(dealer_code: str) -> str:
+    """The broker user headquarters' shovels publish as at one dealer site."""
+    return DOWNLINK_USER.format(dealer=dealer_code)
 
 
 def downlink_queue(dealer_code: str, service: str) -> str:

@@ -11,7 +11,10 @@ exchange, like nameko's `@event_handler`, with these differences:
   back to the broker); after the last attempt it is dead-lettered with reason and attempt count;
 * messages are applied in batches, one transaction each, which is what lets a consumer keep
   up with thousands of events a second on PostgreSQL; a batch in which a handler fails is
-  rolled back and applied again with a savepoint per message, so only the failing one waits.
+  rolled back and applied again with a savepoint per message, so only the failing one waits;
+* at headquarters, a dealer site's event is applied only if it came over that dealer's link
+  (its AMQP `user_id` is the dealer's uplink user); any other is dead-lettered at once with
+  `publisher_mismatch` (see `publisher_mismatch`).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from chassis import faults, metrics
 from chassis.broker import (
     ConfirmingPublisher,
     OutgoingMessage,
+    authenticated_user,
     connect,
     dead_letter_queue,
     event_exchange,
@@ -51,8 +55,46 @@ log = logging.getLogger(__name__)
 MALFORMED = "malformed"
 CONTRACT_INVALID = "contract_invalid"
 HANDLER_FAILED = "handler_failed"
+PUBLISHER_MISMATCH = "publisher_mismatch"
 
 APPLIED, DUPLICATE, FAILED = "applied", "duplicate", "failed"
+
+
+def publisher_mismatch(envelope: dict[str, Any], user_id: str | None,
+                       trusted: frozenset[str] = frozenset()) -> str | None:
+    """Why headquarters may not take this event from its publisher; None when it may.
+
+    A site's event (`source` `dealer/<code>/<service>`) must carry, as its AMQP `user_id`,
+    the uplink user of the dealer it claims. The site's shovels set it, RabbitMQ refuses a
+    `user_id` other than the one logged in, and a site's credentials are its uplink user's
+    only, so a site cannot speak for another dealer, nor drop the `user_id` to hide which link
+    it used (a site event without one is refused too). `trusted` is headquarters' own broker
+    user: what headquarters itself publishes (replayed dead letters, tools, and development
+    setups where the sites share headquarters' vhost) a site cannot claim to be.
+
+    Headquarters' own events (`hq/<service>`) are not checked, except that no site's link
+    may send one.
+    """
+    source = str(envelope.get("source", ""))
+    kind, _, rest = source.partition("/")
+    if kind != "dealer":
+        site = names.uplink_dealer(user_id) if user_id else None
+        if site is None:
+            return None
+        return f"source {source} is headquarters', but it came over dealer {site}'s link " \
+               f"(user_id {user_id})"
+    claimed = rest.partition("/")[0]
+    dealercode = envelope.get("dealercode")
+    if dealercode != claimed:
+        return f"source {source} claims dealer {claimed}, dealercode {dealercode}"
+    if user_id is not None and user_id in trusted:
+        return None
+    expected = names.uplink_user(claimed)
+    if user_id == expected:
+        return None
+    return (f"claims dealer {claimed} (source {source}) but was published by "
+            f"{'no user_id' if user_id is None else repr(user_id)}; "
+            f"dealer {claimed}'s link publishes as {expected!r}")
 
 
 @dataclass
@@ -186,6 +228,15 @@ class EventConsumer(SharedExtension, ProviderCollector):
         self.service = settings.service
         self.retry = settings.retry
         self.dead_letters = ConfirmingPublisher(settings.amqp_uri)
+        # At headquarters every site event is checked against the link it came over. Not in
+        # embedded mode: the in-memory broker authenticates no one, so a user_id there would
+        # prove nothing (one process, one trust domain: development and the demo).
+        self.checks_publisher = settings.at_headquarters and not settings.embedded
+        # Headquarters' own user, unless it is (by a mistake in its settings) a site's link.
+        own = authenticated_user(settings.amqp_uri)
+        self.trusted_publishers: frozenset[str] = (
+            frozenset({own}) if own is not None and names.uplink_dealer(own) is None
+            else frozenset())
         self._ack_lock = Semaphore()
         self._dead_letter_lock = Semaphore()
         self._running = False
@@ -287,6 +338,12 @@ class EventConsumer(SharedExtension, ProviderCollector):
                               f"type: expected {provider.event_type}, got {envelope['type']}",
                               attempts=0)
             return
+        if self.checks_publisher:
+            refused = publisher_mismatch(envelope, (message.properties or {}).get("user_id"),
+                                         self.trusted_publishers)
+            if refused is not None:  # before any handler: it changes nothing
+                self._dead_letter(provider, message, PUBLISHER_MISMATCH, refused, attempts=0)
+                return
         provider.pending.append(Delivery(message, envelope))
         if len(provider.pending) >= self.settings.consumer_batch_size:
             provider.dispatch_pending()

@@ -13,6 +13,7 @@ from chassis.broker import (
     connect,
     dead_letter_queue,
 )
+from chassis.consumer import PUBLISHER_MISMATCH
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,10 @@ def replay(amqp_uri: str, service: str, message_ids: set[str] | None = None) -> 
 
     Each is republished with the broker's confirm before it is removed from the dead-letter
     queue, so a crash mid-replay can duplicate (harmless: inboxes) but never lose one.
+
+    A replay is published as this service's own broker user, which headquarters' consumers
+    trust, so letters refused as `publisher_mismatch` (a site speaking for another dealer) are
+    replayed only when named by id: replaying everything must not launder a forgery.
     """
     publisher = ConfirmingPublisher(amqp_uri)
     replayed = 0
@@ -100,7 +105,11 @@ def replay(amqp_uri: str, service: str, message_ids: set[str] | None = None) -> 
                 if message is None:
                     break
                 letter = _from_message(0, message)
-                if message_ids is not None and letter.message_id not in message_ids:
+                if message_ids is not None:
+                    wanted = letter.message_id in message_ids
+                else:
+                    wanted = letter.reason != PUBLISHER_MISMATCH
+                if not wanted:
                     keep.append(message)
                     continue
                 headers = {k: v for k, v in letter.headers.items()

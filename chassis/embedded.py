@@ -77,7 +77,10 @@ def register() -> None:
 
 class MemoryUplink:
     """Embedded mode's stand-in for the shovels of `chassis.uplink`: moves a dealer site's
-    events into headquarters' vhost, acking each only after it is published there."""
+    events into headquarters' vhost, acking each only after it is published there.
+
+    It sets no `user_id`: the in-memory broker authenticates no one, so headquarters'
+    consumers in embedded mode do not check a site event's publisher (`chassis.consumer`)."""
 
     def __init__(self, site_uri: str, hq_uri: str, services: Iterable[str]) -> None:
         self.site_uri, self.hq_uri, self.services = site_uri, hq_uri, tuple(services)

@@ -27,13 +27,14 @@ from chassis.broker_admin import subscriptions
 from chassis.cli import main as aftersales
 from chassis.testing import (
     AMQP,
-    AUTH_SECRET,
     auth,
     make_settings,
     rows,
     service_database,
+    trust_setting,
     wait_for,
 )
+from contracts.customer import customer_id_for
 from contracts.vin import check_digit
 from crm.service import CrmService
 from notify.service import NotifyService
@@ -78,10 +79,13 @@ def linked(database, vhost, broker_admin, services, tmp_path):
     files = {"uplinks": tmp_path / "uplinks.yaml", "hq": tmp_path / "hq.yaml"}
     files["uplinks"].write_text(yaml.safe_dump({
         "headquarters": {"amqp_uri": hq_uri, "admin_url": ADMIN_URL},
+        # The links' generated passwords stay with the test, not in the repository's var/.
+        "secrets_dir": str(tmp_path / "secrets"),
         "sites": [{"dealer_code": DEALER, "amqp_uri": site_uri, "admin_url": ADMIN_URL,
                    "services": ["booking", "workorder", "parts"]}]}), encoding="utf-8")
     files["hq"].write_text(yaml.safe_dump({
-        "dealer_code": "HQ", "amqp_uri": hq_uri, "auth_secret": AUTH_SECRET, "services": {
+        "dealer_code": "HQ", "amqp_uri": hq_uri, "environment": "development",
+        "trust": trust_setting("headquarters", "HQ"), "services": {
             "bi": {"database_url": bi.database_url},
             "crm": {"database_url": crm.database_url},
             "notify": {"database_url": service_database(database, NotifyService)}}}),
@@ -115,9 +119,10 @@ class Trading:
         self.cars += 1
         slot = (datetime.now(UTC) + timedelta(days=1)).replace(
             hour=8 + self.cars, minute=0, second=0, microsecond=0)
-        owner = auth("owner", subject=f"owner-{self.cars}")
+        phone = f"1381234{self.cars:04d}"
+        owner = auth("owner", subject=customer_id_for(phone))
         answer = requests.post(f"{self.booking}/appointments", headers=owner, timeout=15, json={
-            "customer": {"name": "王伟", "phone": f"1381234{self.cars:04d}"},
+            "customer": {"name": "王伟", "phone": phone},
             "vehicle": {"plate": f"京A1{self.cars:04d}", "vin": vin_for(self.cars)},
             "service_type": "MAINTENANCE", "slot_start": slot.isoformat(), "channel": "APP"})
         assert answer.status_code == 201, answer.text
@@ -153,8 +158,6 @@ class Trading:
 
 
 def _customer(phone: str) -> str:
-    from contracts.customer import customer_id_for
-
     return customer_id_for(phone)
 
 
