@@ -1,7 +1,8 @@
 # One image for every service of the platform: a container runs
 #   aftersales --config /etc/aftersales/<file>.yaml run <service> [--migrate]
 # Settings come from the mounted YAML file and AFTERSALES_* environment variables; secrets
-# (auth_secret, database and broker passwords, crm keys) are given at run time, never built in.
+# (each service's own keys, read from files a secret store mounts as `<name>_file`, database
+# and broker passwords) are given at run time, per stack, never built in.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

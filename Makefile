@@ -78,14 +78,14 @@ lint: install
 # `make run-hq`, `make run-site SITE=D001`, `make run-site SITE=D002`, then `make link`.
 SITE ?= D001
 run-site: install infra
-	$(BIN)/aftersales broker setup --vhost site-$(SITE) --services booking,workorder,parts
-	$(BIN)/aftersales --config deploy/local/site-$(SITE).yaml db upgrade booking workorder parts
-	$(BIN)/aftersales --config deploy/local/site-$(SITE).yaml run booking workorder parts
+	$(BIN)/aftersales broker setup --vhost site-$(SITE) --services booking,workorder,parts,identity
+	$(BIN)/aftersales --config deploy/local/site-$(SITE).yaml db upgrade booking workorder parts identity
+	$(BIN)/aftersales --config deploy/local/site-$(SITE).yaml run booking workorder parts identity
 
 run-hq: install infra
-	$(BIN)/aftersales broker setup --vhost hq --services crm,notify,bi
-	$(BIN)/aftersales --config deploy/local/hq.yaml db upgrade crm notify bi
-	$(BIN)/aftersales --config deploy/local/hq.yaml run crm notify bi
+	$(BIN)/aftersales broker setup --vhost hq --services crm,notify,bi,identity
+	$(BIN)/aftersales --config deploy/local/hq.yaml db upgrade crm notify bi identity
+	$(BIN)/aftersales --config deploy/local/hq.yaml run crm notify bi identity
 
 # Site → headquarters shovels (deploy/local/uplinks.yaml); run after `broker setup` of each vhost.
 link: install infra

@@ -2,7 +2,9 @@
 # One-shot setup of the compose topology; every step is idempotent, so it may run again.
 #   1. vhost, quorum default, policies and dead-letter queues on each broker
 #   2. the site -> headquarters shovels (ack-mode on-confirm)
-#   3. one database per service, migrated
+#   3. one database per service (identity's too, in every stack), migrated
+# It reads no service's secret: those are generated beforehand on the host
+# (deploy/compose/secrets.sh) and mounted into each service's own container.
 set -eu
 
 aftersales broker setup --admin-url http://guest:guest@rabbitmq-hq:15672 \
@@ -15,8 +17,8 @@ done
 
 aftersales uplink --file /etc/aftersales/uplinks.yaml setup
 
-aftersales --config /etc/aftersales/headquarters.yaml db upgrade crm notify bi
+aftersales --config /etc/aftersales/headquarters.yaml db upgrade crm notify bi identity
 for site in D001 D002; do
-    aftersales --config "/etc/aftersales/site-$site.yaml" db upgrade booking workorder parts
+    aftersales --config "/etc/aftersales/site-$site.yaml" db upgrade booking workorder parts identity
 done
 echo "setup: brokers, uplinks and databases ready"

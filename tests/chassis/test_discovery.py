@@ -5,6 +5,7 @@ mode's transport is registered when asked for, not by an import."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -15,7 +16,7 @@ import yaml
 
 from chassis import broker_names, cli, registry
 from chassis.config import ConfigError, load_settings
-from chassis.registry import HEADQUARTERS, SITE
+from chassis.registry import EVERY, HEADQUARTERS, SITE
 from chassis.runner import make_container
 from chassis.testing import make_settings
 from chassis.uplink import load_uplinks
@@ -24,7 +25,9 @@ pytestmark = pytest.mark.unit
 
 ENV = {"AFTERSALES_DEALER_CODE": "D001", "AFTERSALES_AMQP_URI": "amqp://h/site-D001",
        "AFTERSALES_DATABASE_URL": "sqlite:///unused.sqlite",
-       "AFTERSALES_AUTH_SECRET": "a-secret-long-enough-to-sign-tokens-0123"}
+       # Headquarters' issuer alone: valid for a site's service and a headquarters' one.
+       "AFTERSALES_TRUST": json.dumps([{"issuer": "https://id.hq", "scope": "headquarters",
+                                        "jwks_url": "https://id.hq/.well-known/jwks.json"}])}
 CALLS: list[list[str]] = []
 
 
@@ -64,8 +67,54 @@ def installed(monkeypatch):
 def test_the_installed_services_say_where_they_run():
     assert registry.services_on(SITE) == ["booking", "parts", "workorder"]
     assert registry.services_on(HEADQUARTERS) == ["bi", "crm", "notify"]
+    # identity runs in every stack, each for its own people: nothing of it crosses the links.
+    assert registry.stack_of("identity") == EVERY
+    assert registry.services_running_on(SITE) == ["booking", "identity", "parts", "workorder"]
+    assert registry.services_running_on(HEADQUARTERS) == ["bi", "crm", "identity", "notify"]
     assert registry.downlink_events() == {"crm": ("aftersales.RecallCampaignPublished.v1",)}
-    assert registry.operator_commands() == {"rebuild": {"bi": "bi.rebuild:main"}}
+    assert registry.operator_commands() == {
+        "rebuild": {"bi": "bi.rebuild:main"},
+        "create-user": {"identity": "identity.commands:create_user"},
+        "rotate-keys": {"identity": "identity.commands:rotate_keys"},
+        "retire-keys": {"identity": "identity.commands:retire_keys"}}
+
+
+def test_a_service_of_every_stack_takes_its_stack_from_its_settings():
+    with pytest.raises(ConfigError, match="^stack: missing \\(identity runs in every stack"):
+        load_settings("identity", env=ENV)
+    site = load_settings("identity", env={**ENV, "AFTERSALES_IDENTITY_STACK": "site"})
+    assert (site.stack, site.source) == (SITE, "dealer/D001/identity")
+    assert "stack" not in site.extra
+    with pytest.raises(ConfigError, match="^stack: 'moon' is not site or headquarters$"):
+        load_settings("identity", env={**ENV, "AFTERSALES_STACK": "moon"})
+    # A service of one stack may say so, but not say another.
+    assert load_settings("booking", env={**ENV, "AFTERSALES_STACK": "site"}).stack == SITE
+    with pytest.raises(ConfigError, match="^stack: booking runs at site only, not headquarters"):
+        load_settings("booking", env={**ENV, "AFTERSALES_STACK": "headquarters"})
+
+
+@pytest.mark.parametrize(("config", "stack", "dealer"), [
+    ("hq.yaml", HEADQUARTERS, "HQ"), ("site-D001.yaml", SITE, "D001"),
+    ("site-D002.yaml", SITE, "D002")])
+def test_each_local_stack_runs_its_own_identity(config, stack, dealer):
+    path = Path(__file__).resolve().parents[2] / "deploy" / "local" / config
+    settings = load_settings("identity", path, env={})
+    assert (settings.stack, settings.dealer_code) == (stack, dealer)
+    # Its issuer is the one the stack's services trust (deploy/local names each).
+    own = [t for t in settings.trust if t.issuer == settings.extra["issuer"]]
+    assert own and own[0].scope == stack and own[0].jwks_url.startswith(settings.extra["issuer"])
+
+
+def test_the_runner_keeps_the_stack_settings_give_a_service_of_every_stack():
+    class Everywhere:
+        name = "everywhere"
+        stack = EVERY
+
+    at_hq = make_settings("everywhere", "sqlite://", "amqp://h/x", stack=HEADQUARTERS)
+    assert make_container(Everywhere, at_hq).config["AFTERSALES"].at_headquarters
+    with pytest.raises(ValueError, match="must say site or headquarters"):
+        make_container(Everywhere, make_settings("everywhere", "sqlite://", "amqp://h/x",
+                                                 stack=EVERY))
 
 
 def test_settings_take_the_stack_the_service_class_declares():

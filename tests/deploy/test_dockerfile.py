@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 
-from tests.deploy.topology import ROOT
+from tests.deploy.topology import ROOT, SECRET_SETTINGS
 
 DOCKERFILE = ROOT / "Dockerfile"
 
@@ -76,16 +76,17 @@ def test_the_entrypoint_is_the_aftersales_command_in_exec_form():
 
 def test_no_secret_is_built_into_the_image():
     baked = " ".join(of("ENV") + of("ARG"))
-    for name in ("AUTH_SECRET", "ENCRYPTION_KEY", "BLIND_INDEX_KEY", "PASSWORD", "AMQP_URI",
-                 "DATABASE_URL"):
+    for name in (*(n.upper() for n in SECRET_SETTINGS), "_KEY", "TRUST", "AMQP_URI",
+                 "DATABASE_URL", "_FILE"):
         assert name not in baked.upper()
     copied = " ".join(of("COPY"))
-    assert "deploy/local" not in copied and "deploy/compose" not in copied  # development keys
+    # Neither the deployment files nor the generated compose secrets (deploy/compose/secrets).
+    assert "deploy" not in copied and "secrets" not in copied
 
 
 def test_the_build_context_leaves_out_what_the_image_does_not_need():
     ignored = (ROOT / ".dockerignore").read_text(encoding="utf-8").split()
-    for path in (".git", ".venv", "tests", "var"):
+    for path in (".git", ".venv", "tests", "var", "deploy/compose"):  # and compose's secrets
         assert path in ignored, path
     # ... but not what it copies.
     for source in (rest.split()[0] for rest in of("COPY")):

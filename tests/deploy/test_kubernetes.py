@@ -6,6 +6,7 @@ its built-in Kustomize and the rendered objects are checked.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from functools import cache
@@ -15,11 +16,25 @@ from typing import Any
 import pytest
 import yaml
 
-from chassis.config import load_settings
-from tests.deploy.topology import HQ_SERVICES, ROOT, SITE_SERVICES, fake_secrets_env
+from chassis.config import ConfigError, load_settings
+from chassis.identity import HEADQUARTERS_SCOPE, SITE_SCOPE
+from chassis.registry import HEADQUARTERS, SITE
+from tests.deploy.topology import (
+    HQ_STACK,
+    IDENTITY,
+    OWN_SECRETS,
+    ROOT,
+    SECRET_SETTINGS,
+    SITE_STACK,
+    fake_secret,
+    fake_secrets_env,
+    read_own_secrets,
+    with_secret_files,
+)
 
 K8S = ROOT / "deploy" / "k8s"
-OVERLAYS = {"site": SITE_SERVICES, "headquarters": HQ_SERVICES}
+OVERLAYS = {"site": SITE_STACK, "headquarters": HQ_STACK}
+STACKS = {"site": SITE, "headquarters": HEADQUARTERS}
 
 
 def kustomization(folder: Path) -> dict[str, Any]:
@@ -111,33 +126,108 @@ def test_the_pod_runs_the_service_its_label_names():
             assert labels["includeSelectors"] is True
 
 
-@pytest.mark.parametrize("overlay", sorted(OVERLAYS))
-def test_each_service_of_an_overlay_loads_valid_settings(overlay):
+def secret_mounts(overlay: str, service: str) -> dict[str, str]:
+    """{mount path: Secret name} the service's kustomization adds to its container."""
+    volumes, mounted = {}, {}
+    for patch in kustomization(K8S / overlay / service).get("patches") or []:
+        for op in yaml.safe_load(patch.get("patch") or "[]"):
+            value = op.get("value") or {}
+            if op["path"] == "/spec/template/spec/volumes/-" and "secret" in value:
+                volumes[value["name"]] = value["secret"]["secretName"]
+            if op["path"] == "/spec/template/spec/containers/0/volumeMounts/-":
+                mounted[value["name"]] = value["mountPath"]
+    return {mounted[name]: secret for name, secret in volumes.items() if name in mounted}
+
+
+def overlay_settings(overlay: str, service: str, env: dict[str, str] | None = None):
     folder = K8S / overlay
     (config,) = generated_files(folder)
-    env = {**literals(folder, "aftersales-env"), **fake_secrets_env()}
+    env = {**literals(folder, "aftersales-env"), **fake_secrets_env(), **(env or {})}
+    return load_settings(service, config, env=env)
+
+
+@pytest.mark.parametrize("overlay", sorted(OVERLAYS))
+def test_each_service_of_an_overlay_loads_valid_settings(overlay, tmp_path):
+    folder = K8S / overlay
+    (config,) = generated_files(folder)
     for service in OVERLAYS[overlay]:
-        settings = load_settings(service, config, env=env)
+        settings = overlay_settings(overlay, service)
         assert settings.http_host == "0.0.0.0"
         assert settings.http_port == base_deployment()["spec"]["template"]["spec"][
             "containers"][0]["ports"][0]["containerPort"]
         assert settings.dealer_code == ("HQ" if overlay == "headquarters" else "D001")
-        if service == "crm":
-            from crm.privacy import vault_from_settings
-
-            vault_from_settings(settings.extra)  # keys from the Secret's environment
-        if service == "notify":
-            from notify.settings import NotifySettings
-
-            NotifySettings.from_extra(settings.extra)
+        assert settings.environment == "production"
+        assert settings.stack == STACKS[overlay]  # identity's too, from the stack's file
+        # The service's own secrets: files of its own Secret, mounted in its container.
+        files = {}
+        for mount, secret in secret_mounts(overlay, service).items():
+            assert secret == f"{service}-secrets"
+            for name in OWN_SECRETS.get(service, ()):
+                local = tmp_path / overlay / service / name
+                local.parent.mkdir(parents=True, exist_ok=True)
+                local.write_text(fake_secret(name), encoding="utf-8")
+                files[f"{mount}/{name}"] = local
+        assert bool(files) == (service in OWN_SECRETS), service
+        read_own_secrets(with_secret_files(settings, files))
     written = yaml.safe_load(config.read_text(encoding="utf-8"))
     assert not {"auth_secret", "amqp_uri"} & set(written), "secrets belong in the Secret"
+    for service, own in (written.get("services") or {}).items():
+        assert not set(SECRET_SETTINGS) & set(own), f"{service}: a secret in the ConfigMap"
+
+
+@pytest.mark.parametrize("overlay", sorted(OVERLAYS))
+def test_a_missing_secret_file_stops_the_start(overlay):
+    for service in OWN_SECRETS.keys() & set(OVERLAYS[overlay]):
+        with pytest.raises(ConfigError, match="_file: cannot read /run/secrets/aftersales/"):
+            read_own_secrets(overlay_settings(overlay, service))
+
+
+def test_each_stack_trusts_its_own_identity_and_headquarters_no_site():
+    hq_issuer = overlay_settings("headquarters", IDENTITY).extra["issuer"]
+    site_issuer = overlay_settings("site", IDENTITY).extra["issuer"]
+    assert hq_issuer != site_issuer
+    for service in HQ_STACK:
+        trust = overlay_settings("headquarters", service).trust
+        assert [(t.issuer, t.scope) for t in trust] == [(hq_issuer, HEADQUARTERS_SCOPE)]
+        # Its own keys from its own identity Service, inside the cluster.
+        assert trust[0].jwks_url == "http://aftersales-identity:8000/.well-known/jwks.json"
+    for service in SITE_STACK:
+        trust = overlay_settings("site", service).trust
+        assert [(t.issuer, t.scope, t.dealer_code) for t in trust] == [
+            (site_issuer, SITE_SCOPE, "D001"), (hq_issuer, HEADQUARTERS_SCOPE, None)]
+        assert trust[0].jwks_url == "http://aftersales-identity:8000/.well-known/jwks.json"
+        assert trust[1].jwks_url.startswith(hq_issuer)
+    # Headquarters given a site's issuer refuses to start.
+    site_trust = literals(K8S / "site", "aftersales-env")["AFTERSALES_TRUST"]
+    with pytest.raises(ConfigError, match=r"^trust\[0\]: headquarters trusts no site's issuer"):
+        overlay_settings("headquarters", "crm", env={"AFTERSALES_TRUST": site_trust})
+
+
+def test_no_secret_object_is_committed():
+    for path in K8S.rglob("*.y*ml"):
+        for doc in documents(path):
+            assert doc.get("kind") != "Secret", path
+            assert "secretGenerator" not in doc, path
 
 
 def test_the_readme_says_broker_and_database_are_external():
     readme = (K8S / "README.md").read_text(encoding="utf-8")
     assert "RabbitMQ and PostgreSQL are external" in readme
     assert "aftersales-secrets" in readme
+
+
+def test_the_readme_has_operators_create_each_stacks_secrets_in_its_own_namespace():
+    readme = (K8S / "README.md").read_text(encoding="utf-8")
+    for overlay, services in OVERLAYS.items():
+        namespace = kustomization(K8S / overlay)["namespace"]
+        for service in OWN_SECRETS.keys() & set(services):
+            command = re.search(rf"kubectl -n {namespace} create secret generic "
+                                rf"{service}-secrets((?:[^\n]*\\\n)*[^\n]*)", readme)
+            assert command, f"{namespace}: {service}-secrets"
+            for name in OWN_SECRETS[service]:
+                assert f"--from-literal={name}=\"$(" in command[1], (service, name)
+    # Headquarters is not given the sites' secrets, nor any token secret to share.
+    assert "AUTH_SECRET" not in readme and "same token secret" not in readme
 
 
 @cache
@@ -171,3 +261,18 @@ def test_the_rendered_overlay_has_one_deployment_and_service_per_service(overlay
         selector = deployment["spec"]["selector"]["matchLabels"]
         assert services[name]["spec"]["selector"] == selector
         assert deployment["metadata"]["namespace"].startswith("aftersales-")
+        # A service's own Secret is mounted in its container alone, never in the migration
+        # step; the stack's connections come from aftersales-secrets.
+        service = deployment["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"]
+        secrets = {v["name"]: v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v}
+        assert set(secrets.values()) == ({f"{service}-secrets"} if service in OWN_SECRETS
+                                         else set()), name
+        (container,) = pod["containers"]
+        assert {m["name"] for m in container["volumeMounts"]} >= set(secrets)
+        for init in pod["initContainers"]:
+            assert not {m["name"] for m in init["volumeMounts"]} & set(secrets), name
+        refs = {e["secretRef"]["name"] for e in container["envFrom"] if "secretRef" in e}
+        refs |= {e["valueFrom"]["secretKeyRef"]["name"] for e in container.get("env") or []
+                 if "secretKeyRef" in (e.get("valueFrom") or {})}
+        assert refs <= {"aftersales-secrets", f"{service}-secrets"}, refs
+    assert not [o for o in objects if o["kind"] == "Secret"], "Secrets are created per stack"

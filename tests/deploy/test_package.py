@@ -4,6 +4,7 @@ package data, and an installed copy migrates a database from outside the source 
 
 from __future__ import annotations
 
+import json
 import os
 import site
 import subprocess
@@ -51,7 +52,9 @@ def test_an_installed_copy_migrates_a_database_from_outside_the_source_tree(whee
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(target), *site.getsitepackages()]),
            "AFTERSALES_DEALER_CODE": "D001", "AFTERSALES_DATABASE_URL": url,
            "AFTERSALES_AMQP_URI": "amqp://guest:guest@127.0.0.1:5672/%2F",
-           "AFTERSALES_AUTH_SECRET": "a-secret-long-enough-to-sign-tokens-0123"}
+           "AFTERSALES_TRUST": json.dumps([{"issuer": "https://id.d001.example.com",
+                                            "scope": "site", "dealer": "D001",
+                                            "jwks_url": "https://id.d001.example.com/jwks"}])}
     try:
         done = subprocess.run(
             [sys.executable, "-c", "import chassis.runner as r, chassis.broker_admin as b;"

@@ -7,15 +7,16 @@ numbers give equal indexes, and the index alone reveals nothing without the key.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import re
 import unicodedata
-from typing import Any
+from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from chassis.config import ConfigError
+from chassis.config import SECRET_MIN_LENGTH, ConfigError, Settings, development_secret
 
 ENCRYPTION_KEY = "crm_encryption_key"
 BLIND_INDEX_KEY = "crm_blind_index_key"
@@ -74,25 +75,67 @@ class Vault:
         return self._index("id", id_number.strip().upper())
 
 
-def vault_from_settings(extra: dict[str, Any]) -> Vault:
-    """The vault from `crm_encryption_key` (a Fernet key) and `crm_blind_index_key`.
+def development_keys(service: str = "crm") -> tuple[str, str]:
+    """The published stand-ins (encryption key, blind-index key) of `environment: development`.
 
+    Derived from chassis' published development values, so they are the same on every
+    development machine and refused everywhere else; the encryption key is a Fernet key
+    (url-safe base64 of the SHA-256 of the published value).
+    """
+    published = development_secret(service, ENCRYPTION_KEY).encode()
+    encryption_key = base64.urlsafe_b64encode(hashlib.sha256(published).digest()).decode()
+    return encryption_key, development_secret(service, BLIND_INDEX_KEY)
+
+
+def _given(settings: Settings, name: str) -> str | None:
+    """`<name>`, else the content of the file `<name>_file` names (a Kubernetes Secret, a
+    compose secret), as chassis.config.own_secret reads them; the environment's
+    AFTERSALES_CRM_<NAME>[_FILE] already are settings."""
+    value = settings.extra.get(name)
+    path = settings.extra.get(f"{name}_file")
+    if value in (None, "") and path:
+        try:
+            value = Path(str(path)).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"{name}_file: cannot read {path} ({exc.strerror})") from None
+    return None if value in (None, "") else str(value)
+
+
+def vault_from_settings(settings: Settings) -> Vault:
+    """The vault from `crm_encryption_key` (a Fernet key) and `crm_blind_index_key`, each given
+    as the setting, or as `<name>_file` (or AFTERSALES_CRM_<NAME>[_FILE]).
+
+    In `environment: development` a missing key is replaced by its published stand-in
+    (`development_keys`); anywhere else a missing key, or a stand-in, stops the start.
     Raises ConfigError with one line naming the setting when a key is missing or malformed.
     """
-    key = extra.get(ENCRYPTION_KEY)
-    if not key:
+    development = settings.environment == "development"
+    stand_in_key, stand_in_index = development_keys(settings.service)
+    key = _given(settings, ENCRYPTION_KEY)
+    if key is None and development:
+        key = stand_in_key
+    if key is None:
         raise ConfigError(f"{ENCRYPTION_KEY}: missing (a Fernet key, "
                           "e.g. from cryptography.fernet.Fernet.generate_key())")
     try:
-        Fernet(str(key).encode())
+        Fernet(key.encode())
     except (ValueError, TypeError):
         raise ConfigError(f"{ENCRYPTION_KEY}: not a Fernet key "
                           "(32 bytes, url-safe base64)") from None
-    index_key = extra.get(BLIND_INDEX_KEY)
-    if not index_key:
-        raise ConfigError(f"{BLIND_INDEX_KEY}: missing (a secret of at least 32 characters)")
-    if len(str(index_key)) < 32:
-        raise ConfigError(f"{BLIND_INDEX_KEY}: must be at least 32 characters")
-    if str(index_key) == str(key):
+    if key == stand_in_key and not development:
+        raise ConfigError(f"{ENCRYPTION_KEY}: the published development key; "
+                          "give a key of your own")
+    index_key = _given(settings, BLIND_INDEX_KEY)
+    if index_key is None and development:
+        index_key = stand_in_index
+    if index_key is None:
+        raise ConfigError(f"{BLIND_INDEX_KEY}: missing (a secret of at least "
+                          f"{SECRET_MIN_LENGTH} characters)")
+    if len(index_key) < SECRET_MIN_LENGTH:
+        raise ConfigError(f"{BLIND_INDEX_KEY}: must be at least {SECRET_MIN_LENGTH} characters")
+    if index_key == key:
         raise ConfigError(f"{BLIND_INDEX_KEY}: must differ from {ENCRYPTION_KEY}")
-    return Vault(str(key), str(index_key))
+    if index_key == stand_in_index and not development:
+        raise ConfigError(f"{BLIND_INDEX_KEY}: the published development key; "
+                          "give a key of your own")
+    return Vault(key, index_key)

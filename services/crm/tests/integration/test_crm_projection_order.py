@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from chassis.db import migrate
 from chassis.runner import migrations_dir
-from chassis.testing import service_database
+from chassis.testing import make_settings, service_database
 from contracts import events
 from crm import models as m
 from crm.privacy import vault_from_settings
@@ -62,7 +62,8 @@ def history() -> list[dict[str, Any]]:
 def apply(url: str, envelopes: list[dict[str, Any]]) -> dict[str, Any]:
     engine = sa.create_engine(url)
     crm = CrmService.__new__(CrmService)  # the handlers' `self`, without a container
-    crm.options = CrmSettings(vault=vault_from_settings(CRM_EXTRA), survey_delay_hours=24,
+    settings = make_settings("crm", url, "memory://", dealer_code="HQ", extra=CRM_EXTRA)
+    crm.options = CrmSettings(vault=vault_from_settings(settings), survey_delay_hours=24,
                               default_km_per_day=40, survey_secret="x" * 32)
     try:
         for envelope in envelopes:

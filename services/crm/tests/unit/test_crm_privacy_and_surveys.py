@@ -7,12 +7,19 @@ from datetime import UTC, date, datetime
 import pytest
 from cryptography.fernet import Fernet
 
-from chassis.config import ConfigError
+from chassis.config import ConfigError, Settings, load_settings
+from chassis.registry import HEADQUARTERS
 from crm.domain import surveys
-from crm.privacy import Vault, mask_phone, normalise_phone, vault_from_settings
+from crm.privacy import Vault, development_keys, mask_phone, normalise_phone, vault_from_settings
 
 KEY = Fernet.generate_key().decode()
 INDEX_KEY = "blind-index-key-for-tests-0123456789"
+
+
+def crm_settings(extra: dict, environment: str = "production") -> Settings:
+    return Settings(service="crm", dealer_code="HQ", database_url="sqlite://",
+                    amqp_uri="memory://", stack=HEADQUARTERS, environment=environment,
+                    extra=extra)
 
 
 def test_phone_is_encrypted_and_found_by_its_blind_index_in_any_spelling() -> None:
@@ -40,12 +47,56 @@ def test_numbers_normalise_and_mask() -> None:
      "crm_encryption_key: not a Fernet key"),
     ({"crm_encryption_key": KEY}, "crm_blind_index_key: missing"),
     ({"crm_encryption_key": KEY, "crm_blind_index_key": "short"}, "crm_blind_index_key"),
+    ({"crm_encryption_key": KEY, "crm_blind_index_key": KEY}, "crm_blind_index_key: must differ"),
+    ({"crm_encryption_key": development_keys()[0], "crm_blind_index_key": INDEX_KEY},
+     "crm_encryption_key: the published development key"),
+    ({"crm_encryption_key": KEY, "crm_blind_index_key": development_keys()[1]},
+     "crm_blind_index_key: the published development key"),
+    ({"crm_encryption_key_file": "/nonexistent/crm_encryption_key"},
+     "crm_encryption_key_file: cannot read /nonexistent/crm_encryption_key"),
 ])
 def test_a_missing_or_malformed_key_is_one_line_naming_it(extra: dict, named: str) -> None:
     with pytest.raises(ConfigError) as refused:
-        vault_from_settings(extra)
+        vault_from_settings(crm_settings(extra))
     assert str(refused.value).startswith(named)
     assert "\n" not in str(refused.value)
+
+
+def test_the_keys_come_from_files_a_secret_store_mounts(tmp_path) -> None:
+    (tmp_path / "key").write_text(KEY + "\n", encoding="utf-8")
+    (tmp_path / "index").write_text(INDEX_KEY, encoding="utf-8")
+    vault = vault_from_settings(crm_settings({"crm_encryption_key_file": str(tmp_path / "key"),
+                                              "crm_blind_index_key_file": str(tmp_path / "index")}))
+    assert Vault(KEY, INDEX_KEY).decrypt(vault.encrypt("13812345678")) == "13812345678"
+    assert vault.phone_index("13812345678") == Vault(KEY, INDEX_KEY).phone_index("13812345678")
+
+
+def test_the_keys_and_their_files_come_from_the_environment(tmp_path) -> None:
+    (tmp_path / "key").write_text(KEY, encoding="utf-8")
+    env = {"AFTERSALES_DEALER_CODE": "HQ", "AFTERSALES_AMQP_URI": "memory://",
+           "AFTERSALES_DATABASE_URL": "sqlite://",
+           "AFTERSALES_TRUST": '[{"issuer": "https://id.hq", "scope": "headquarters", '
+                               '"jwks_url": "https://id.hq/.well-known/jwks.json"}]',
+           "AFTERSALES_CRM_CRM_ENCRYPTION_KEY_FILE": str(tmp_path / "key"),
+           "AFTERSALES_CRM_CRM_BLIND_INDEX_KEY": INDEX_KEY}
+    vault = vault_from_settings(load_settings("crm", env=env, stack=HEADQUARTERS))
+    assert Vault(KEY, INDEX_KEY).decrypt(vault.encrypt("王磊")) == "王磊"
+
+
+def test_development_has_deterministic_stand_ins_and_keeps_given_keys() -> None:
+    one = vault_from_settings(crm_settings({}, environment="development"))
+    other = vault_from_settings(crm_settings({}, environment="development"))
+    assert other.decrypt(one.encrypt("13812345678")) == "13812345678"
+    assert one.phone_index("13812345678") == other.phone_index("13812345678")
+    key, index = development_keys()
+    assert Fernet(key.encode()) and len(index) >= 32 and key != index
+    given = vault_from_settings(crm_settings({"crm_encryption_key": KEY,
+                                              "crm_blind_index_key": INDEX_KEY},
+                                             environment="development"))
+    assert Vault(KEY, INDEX_KEY).decrypt(given.encrypt("x")) == "x"
+    with pytest.raises(ConfigError, match="^crm_blind_index_key: must be at least"):
+        vault_from_settings(crm_settings({"crm_blind_index_key": "short"},
+                                         environment="development"))
 
 
 def test_survey_link_opens_its_survey_only() -> None:
