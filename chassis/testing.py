@@ -139,8 +139,9 @@ def trust_setting(stack: str, dealer_code: str) -> list[dict[str, str]]:
 
 
 def token(role: Role | str, dealer_code: str | None = "D001", subject: str = "staff-1",
-          issuer: str = HQ_ISSUER, ttl_seconds: int = 3600) -> str:
-    """A token from a test issuer; headquarters' by default, which may grant every role."""
+          issuer: str = HQ_ISSUER, ttl_seconds: int = 86400) -> str:
+    """A token from a test issuer; headquarters' by default, which may grant every role.
+    A day long: modules make theirs when collected, long before a late test runs."""
     role = Role(role)
     dealer = None if role in CROSS_DEALER else dealer_code
     return issue_token(test_key(issuer), issuer=issuer, subject=subject, role=role,

@@ -1,8 +1,9 @@
 """The unit of work: one transaction per entrypoint call, which use cases work in.
 
 A use case takes a unit of work (`uow`), reads and writes through the stores it carries and
-announces what happened with `uow.emit(...)`; it never commits. The framework commits after
-the use case returns and rolls back when it raised:
+announces what happened with `uow.emit(...)`; a privileged action is recorded with
+`uow.audit(...)` (`chassis.audit`), in the same transaction. It never commits. The framework
+commits after the use case returns and rolls back when it raised:
 
 * HTTP and RPC entrypoints commit before the answer leaves (a caller told "done" can rely on
   it; a failed commit becomes the answer instead),
@@ -22,7 +23,9 @@ from typing import Any, Protocol
 from nameko.extensions import DependencyProvider
 from sqlalchemy.orm import Session
 
+from chassis.audit import AUDIT_LOG, Audits, AuditTrail, FakeAuditTrail, NoAuditLog
 from chassis.db import find_database
+from chassis.identity import Identity
 from chassis.outbox import EventEmitter, Outbox
 from contracts import EventContract, new_event
 
@@ -38,6 +41,9 @@ class UnitOfWork:
     Subclasses add their stores in `__init__` (`self.appointments = AppointmentBook(session)`).
     """
 
+    # Set by the provider (or the fake) once built, so subclasses' constructors stay as they are.
+    audit_trail: Audits = NoAuditLog()
+
     def __init__(self, session: Session, events: Emits) -> None:
         self.session = session
         self._events = events
@@ -48,6 +54,12 @@ class UnitOfWork:
         published after the commit. Raises contracts.ContractViolation (nothing stored)."""
         return self._events.emit(contract, data, subject=subject,
                                  correlation_id=correlation_id, dealer_code=dealer_code)
+
+    def audit(self, action: str, *, actor: Identity, subject: str,
+              detail: dict[str, Any]) -> None:
+        """Record a privileged action by `actor` on `subject` (a repair order, a part) in
+        this transaction: the row commits or rolls back with the action."""
+        self.audit_trail.record(action, actor=actor, subject=subject, detail=detail)
 
 
 class FakeEvents:
@@ -77,15 +89,21 @@ class FakeEvents:
 
 class FakeUnitOfWork(UnitOfWork):
     """A unit of work with no database: subclasses set in-memory stores. `emitted` holds the
-    events, `session` is None (a use case that reaches for it is not using its stores)."""
+    events, `audited` the audit rows, `session` is None (a use case that reaches for it is not
+    using its stores)."""
 
     def __init__(self, source: str | None = None, dealer_code: str = "D001") -> None:
         self.events = FakeEvents(source, dealer_code)
         super().__init__(None, self.events)  # type: ignore[arg-type]
+        self.audit_trail = self.audits = FakeAuditTrail()
 
     @property
     def emitted(self) -> list[dict[str, Any]]:
         return self.events.emitted
+
+    @property
+    def audited(self) -> list[dict[str, Any]]:
+        return self.audits.entries
 
 
 class UnitOfWorkProvider(DependencyProvider):
@@ -105,14 +123,27 @@ class UnitOfWorkProvider(DependencyProvider):
         self.database = find_database(self.container)
         found = [d for d in self.container.dependencies if isinstance(d, Outbox)]
         self.outbox = found[0] if found else None
-        self.resources = (self.resources_of(self.container.config["AFTERSALES"])
-                          if self.resources_of else {})
+        self.settings = self.container.config["AFTERSALES"]
+        self.resources = self.resources_of(self.settings) if self.resources_of else {}
+        self.audit_log = self.database.metadata.tables.get(AUDIT_LOG)
 
     def get_dependency(self, worker_ctx: Any) -> UnitOfWork:
         session = self.database.session_for(worker_ctx)
         events: Emits = (self.outbox.get_dependency(worker_ctx) if self.outbox is not None
                          else _NoOutbox())
-        return self.unit_of_work(session, events, **self.resources)
+        uow = self.unit_of_work(session, events, **self.resources)
+        if self.audit_log is not None:
+            uow.audit_trail = AuditTrail(session, self.audit_log, service=self.settings.service,
+                                         client_address=_client_address(worker_ctx))
+        return uow
+
+
+def _client_address(worker_ctx: Any) -> str | None:
+    """The caller's address on an HTTP call (nameko hands the entrypoint its request first);
+    an RPC, a timer or an event has no client of its own."""
+    request = worker_ctx.args[0] if worker_ctx.args else None
+    address = getattr(request, "remote_addr", None)
+    return address if isinstance(address, str) else None
 
 
 class _NoOutbox:

@@ -35,7 +35,11 @@ AT_D002 = TokenVerifier([trusted(D002, SITE_SCOPE, "D002"), trusted(HQ, HEADQUAR
 AT_HQ = TokenVerifier([trusted(HQ, HEADQUARTERS_SCOPE)])
 
 
-def claims(issuer: str, role: str, dealer: str | None = None, ttl: int = 300) -> dict:
+# The table is built when the file is collected, perhaps long before its tests run: a day.
+DAY = 86400
+
+
+def claims(issuer: str, role: str, dealer: str | None = None, ttl: int = DAY) -> dict:
     now = int(time.time())
     body = {"iss": issuer, "sub": "someone", "role": role, "iat": now, "exp": now + ttl}
     return {**body, "dealer": dealer} if dealer else body
@@ -116,14 +120,16 @@ def test_a_forged_or_wrong_token_is_refused(case, verifier, token, reason):
 
 @pytest.mark.parametrize(("verifier", "token", "expected"), [
     (AT_D001, issue_token(KEYS[D001], issuer=D001, subject="SA-017", role=Role.ADVISOR,
-                          dealer_code="D001"),
+                          dealer_code="D001", ttl_seconds=DAY),
      Identity("SA-017", Role.ADVISOR, "D001", D001)),
-    (AT_D001, issue_token(KEYS[HQ], issuer=HQ, subject="C-1", role=Role.OWNER),
+    (AT_D001, issue_token(KEYS[HQ], issuer=HQ, subject="C-1", role=Role.OWNER,
+                          ttl_seconds=DAY),
      Identity("C-1", Role.OWNER, None, HQ)),
     (AT_HQ, issue_token(KEYS[HQ], issuer=HQ, subject="mgr-1", role=Role.DEALER_MANAGER,
-                        dealer_code="D001"),
+                        dealer_code="D001", ttl_seconds=DAY),
      Identity("mgr-1", Role.DEALER_MANAGER, "D001", HQ)),
-    (AT_HQ, issue_token(KEYS[HQ], issuer=HQ, subject="shop-9", role=Role.PARTNER),
+    (AT_HQ, issue_token(KEYS[HQ], issuer=HQ, subject="shop-9", role=Role.PARTNER,
+                        ttl_seconds=DAY),
      Identity("shop-9", Role.PARTNER, None, HQ)),
 ], ids=["site staff at their site", "an owner at a site", "dealer staff granted by HQ",
         "a partner at HQ"])

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import ROUND_CEILING, Decimal
+from enum import StrEnum
 from typing import Any
 
 from chassis.errors import Conflict, InvalidInput
@@ -53,6 +54,17 @@ RETURN_REASONS = ("NOT_USED", "WRONG_PART", "OVER_ISSUED", "OTHER")
 RECEIPT, ISSUE, RETURN, TRANSFER_OUT, ADJUSTMENT, RESERVE, RELEASE = (
     "RECEIPT", "ISSUE", "RETURN", "TRANSFER_OUT", "ADJUSTMENT", "RESERVE", "RELEASE")
 MOVEMENT_KINDS = (RECEIPT, ISSUE, RETURN, TRANSFER_OUT, ADJUSTMENT, RESERVE, RELEASE)
+
+
+class Privileged(StrEnum):
+    """Movements made by hand that change the books against the paperwork behind them, and
+    so go into the audit log with the quantities before and after. Receipts, issues and
+    transfers are not: each follows a delivery note, an approved line or a transfer the
+    other site receives."""
+
+    STOCK_ADJUSTED = "STOCK_ADJUSTED"              # a stocktake changed on hand
+    PARTS_RETURNED = "PARTS_RETURNED"              # parts back on the shelf from a repair order
+    RESERVATION_RELEASED = "RESERVATION_RELEASED"  # the clerk freed what approved lines held
 
 # A VIN names the maker (WMI, characters 1-3) and the vehicle line (VDS, 4-9; 9 is the check
 # digit); a model is found by the longest known prefix of 3 to 11 characters.

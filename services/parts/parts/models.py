@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from chassis.audit import define_audit_log
 from chassis.db import define_backbone_tables
 
 metadata = sa.MetaData(naming_convention={
@@ -250,3 +251,5 @@ stock_movements = sa.Table(
 )
 
 define_backbone_tables(metadata)
+# Privileged actions (chassis.audit), each written in the transaction of the action.
+audit_log = define_audit_log(metadata)

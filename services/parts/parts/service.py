@@ -211,7 +211,7 @@ class PartsService(PlatformService):
     @writes
     def return_parts(self, request: Request) -> Response:
         body = load_json(request, s.ReturnRequestSchema())
-        result = use_cases.return_parts(self.uow, body, actor=_actor(request), now=now())
+        result = use_cases.return_parts(self.uow, body, actor=identity_of(request), now=now())
         return json_response(s.ReturnSchema().dump(result), status=201)
 
     @http("POST", "/transfers", roles=STOREKEEPING, request=s.TransferRequestSchema,
@@ -229,7 +229,7 @@ class PartsService(PlatformService):
     @writes
     def stocktake(self, request: Request) -> Response:
         body = load_json(request, s.StocktakeRequestSchema())
-        result = use_cases.count(self.uow, body, actor=_actor(request), now=now())
+        result = use_cases.count(self.uow, body, actor=identity_of(request), now=now())
         return json_response(s.StocktakeSchema().dump(result), status=201)
 
     @http("GET", "/stocktakes", roles=BOOKS, response=s.StocktakeListSchema,
@@ -256,7 +256,7 @@ class PartsService(PlatformService):
     def release(self, request: Request, repair_order_id: str) -> Response:
         body = load_json(request, s.ReleaseRequestSchema())
         released = use_cases.release(self.uow, repair_order_id, body.get("quote_line_id"),
-                                     body["reason"], actor=_actor(request), now=now())
+                                     body["reason"], actor=identity_of(request), now=now())
         return json_response(s.ReleaseSchema().dump(released))
 
     # -- books: suggestions, ledger, traceability ------------------------------------------

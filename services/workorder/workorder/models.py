@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from chassis.audit import define_audit_log
 from chassis.db import define_backbone_tables
 
 metadata = sa.MetaData()
@@ -388,3 +389,5 @@ recall_campaign_vins = sa.Table(
 )
 
 define_backbone_tables(metadata)
+# Privileged actions (chassis.audit), each written in the transaction of the action.
+audit_log = define_audit_log(metadata)

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from chassis.errors import Conflict, InvalidInput, NotFound
+from chassis.identity import Identity
 from contracts import events
 from parts import domain
 from parts.domain import (
@@ -26,6 +27,7 @@ from parts.domain import (
     Change,
     Ledger,
     LockedPart,
+    Privileged,
     Reservation,
     quantity_text,
 )
@@ -81,7 +83,13 @@ def repair_order_ended(uow: PartsUnitOfWork, repair_order_id: str, *, status: st
                        reason: str, vin: str | None = None, actor: str,
                        now: datetime) -> list[Reservation]:
     """Delivered or cancelled: whatever is still set aside goes back to the shelf."""
-    move = _Movement(uow, actor=actor, now=now)
+    return _end(_Movement(uow, actor=actor, now=now), repair_order_id, status=status,
+                reason=reason, vin=vin)
+
+
+def _end(move: _Movement, repair_order_id: str, *, status: str, reason: str,
+         vin: str | None = None) -> list[Reservation]:
+    uow, now = move.uow, move.now
     if vin is not None:
         uow.stock.remember_repair_order(repair_order_id, vin, now)
     lines = uow.stock.reservations_of(repair_order_id)
@@ -101,27 +109,35 @@ def repair_order_ended(uow: PartsUnitOfWork, repair_order_id: str, *, status: st
 
 
 def release(uow: PartsUnitOfWork, repair_order_id: str, quote_line_id: str | None,
-            reason: str, *, actor: str, now: datetime) -> dict[str, Any]:
+            reason: str, *, actor: Identity, now: datetime) -> dict[str, Any]:
     """The parts clerk gives back what one line, or every line, of a repair order holds;
     REPAIR_ORDER_CANCELLED also closes the repair order to later quotes. The lines released,
     as they are now."""
-    released = _release(uow, repair_order_id, quote_line_id, reason, actor=actor, now=now)
+    move = _Movement(uow, actor=actor.subject, now=now)
+    released = _release(move, repair_order_id, quote_line_id, reason)
+    given_back = [{"quote_line_id": line.quote_line_id, "part_number": line.part_number,
+                   "released": quantity_text(quantity)}
+                  for line, quantity in move.released if quantity > 0]
+    if given_back:
+        # Parts set aside for what the owner approved went back to the shelf by hand.
+        uow.audit(Privileged.RESERVATION_RELEASED, actor=actor, subject=repair_order_id,
+                  detail={"reason": reason, "quote_line_id": quote_line_id,
+                          "lines": given_back})
     ids = [line.id for line in released]
     return {"repair_order_id": repair_order_id,
             "released": uow.stock.reservation_rows(ids=ids) if ids else []}
 
 
-def _release(uow: PartsUnitOfWork, repair_order_id: str, quote_line_id: str | None,
-             reason: str, *, actor: str, now: datetime) -> list[Reservation]:
-    move = _Movement(uow, actor=actor, now=now)
+def _release(move: _Movement, repair_order_id: str, quote_line_id: str | None,
+             reason: str) -> list[Reservation]:
+    uow = move.uow
     lines = uow.stock.reservations_of(repair_order_id)
     if not lines:
         raise NotFound(f"repair order {repair_order_id} not found")
     if reason == domain.REPAIR_ORDER_CANCELLED:
         if quote_line_id is not None:
             raise InvalidInput("quote_line_id", "a cancelled repair order releases every line")
-        return repair_order_ended(uow, repair_order_id, status=CANCELLED, reason=reason,
-                                  actor=actor, now=now)
+        return _end(move, repair_order_id, status=CANCELLED, reason=reason)
     if quote_line_id is not None and quote_line_id not in lines:
         raise NotFound(f"line {quote_line_id} of repair order {repair_order_id} not found")
     chosen = [quote_line_id] if quote_line_id else list(lines)
@@ -191,10 +207,11 @@ def issue(uow: PartsUnitOfWork, request: dict[str, Any], *, actor: str,
             "issued_at": now}
 
 
-def return_parts(uow: PartsUnitOfWork, request: dict[str, Any], *, actor: str,
+def return_parts(uow: PartsUnitOfWork, request: dict[str, Any], *, actor: Identity,
                  now: datetime) -> dict[str, Any]:
     """Parts come back from a repair order to the shelf → PartReturned."""
-    move = _Movement(uow, actor=actor, now=now)
+    who = actor.subject
+    move = _Movement(uow, actor=who, now=now)
     ro_id, line_id = request["repair_order_id"], request["quote_line_id"]
     quantity: Decimal = request["quantity"]
     line = uow.stock.reservations_of(ro_id).get(line_id)
@@ -217,7 +234,18 @@ def return_parts(uow: PartsUnitOfWork, request: dict[str, Any], *, actor: str,
     uow.stock.add_document(
         "return", id=return_id, repair_order_id=ro_id, quote_line_id=line_id,
         part_number=line.part_number, quantity=quantity, reason=request["reason"],
-        note=request.get("note"), returned_by=actor, returned_at=now)
+        note=request.get("note"), returned_by=who, returned_at=now)
+    # Written with the return document: a refusal further on rolls both back.
+    uow.audit(Privileged.PARTS_RETURNED, actor=actor, subject=ro_id, detail={
+        "return_id": return_id, "quote_line_id": line_id, "part_number": line.part_number,
+        "quantity": quantity_text(quantity), "unit": lp.part.unit,
+        "reason": request["reason"], "note": request.get("note"),
+        "issued_to_line": quantity_text(line.issued),
+        "returned_before": quantity_text(line.returned),
+        "on_hand_before": quantity_text(lp.stock.on_hand),
+        "on_hand_after": quantity_text(lp.stock.on_hand + quantity),
+        "batch_number": request.get("batch_number"),
+        "serial_numbers": request.get("serial_numbers")})
     ledger = move.ledger(lp, domain.RETURN, return_id, line=line,
                          reason=request["reason"])
     for pick in picks:
@@ -232,7 +260,7 @@ def return_parts(uow: PartsUnitOfWork, request: dict[str, Any], *, actor: str,
                 "vin": move.vins[ro_id], "part_number": line.part_number,
                 "part_name": lp.part.name, "quantity": quantity_text(group.quantity),
                 "unit": lp.part.unit, "reason": request["reason"],
-                "returned_by": actor, "returned_at": now, **_lot_fields(group)}
+                "returned_by": who, "returned_at": now, **_lot_fields(group)}
         if request.get("note"):
             data["note"] = request["note"]
         uow.emit(events.PartReturned, data, subject=ro_id, correlation_id=ro_id)
@@ -240,7 +268,7 @@ def return_parts(uow: PartsUnitOfWork, request: dict[str, Any], *, actor: str,
     move.finish(locked, _open(orders), ro_id)
     return {"return_id": return_id, "repair_order_id": ro_id, "quote_line_id": line_id,
             "part_number": line.part_number, "quantity": quantity, "unit": lp.part.unit,
-            "reason": request["reason"], "lots": lots, "returned_by": actor,
+            "reason": request["reason"], "lots": lots, "returned_by": who,
             "returned_at": now}
 
 
@@ -340,11 +368,12 @@ def transfer(uow: PartsUnitOfWork, request: dict[str, Any], *, dealer_code: str,
             "transferred_at": now, "stock": _stock_view(lp)}
 
 
-def count(uow: PartsUnitOfWork, request: dict[str, Any], *, actor: str,
+def count(uow: PartsUnitOfWork, request: dict[str, Any], *, actor: Identity,
           now: datetime) -> dict[str, Any]:
     """Stocktake: on hand becomes what was counted, with the reason kept for audit. When
     fewer units are counted than are reserved, the latest reservations give way."""
-    move = _Movement(uow, actor=actor, now=now)
+    who = actor.subject
+    move = _Movement(uow, actor=who, now=now)
     pn, counted = request["part_number"], request["counted"]
     holders = uow.stock.repair_orders_holding(pn)
     orders, locked = move.lock(holders, [pn])
@@ -356,9 +385,20 @@ def count(uow: PartsUnitOfWork, request: dict[str, Any], *, actor: str,
     previous, difference = lp.stock.on_hand, counted - lp.stock.on_hand
     uow.stock.add_document(
         "adjustment", id=adjustment_id, part_number=pn, previous_on_hand=previous, counted=counted,
-        difference=difference, reason=request["reason"], adjusted_by=actor,
+        difference=difference, reason=request["reason"], adjusted_by=who,
         adjusted_at=now)
     serials = request.get("serial_numbers")
+    if difference:
+        # Written with the adjustment document: a refusal further on rolls both back. A
+        # count that confirms the books changes nothing and is not a privileged action.
+        uow.audit(Privileged.STOCK_ADJUSTED, actor=actor, subject=pn, detail={
+            "adjustment_id": adjustment_id, "reason": request["reason"],
+            "on_hand_before": quantity_text(previous), "on_hand_after": quantity_text(counted),
+            "difference": quantity_text(difference), "unit": lp.part.unit,
+            # Fewer counted than reserved: the latest reservations give way to the count.
+            "reserved_before": quantity_text(lp.stock.reserved),
+            "reserved_after": quantity_text(min(lp.stock.reserved, counted)),
+            "batch_number": request.get("batch_number"), "serial_numbers": serials})
     if lp.part.tracking == domain.SERIAL and difference and not serials:
         raise InvalidInput("serial_numbers", "name the serial numbers found or missing")
     if difference > 0:
@@ -396,7 +436,7 @@ def count(uow: PartsUnitOfWork, request: dict[str, Any], *, actor: str,
     move.finish(locked, _open(orders), adjustment_id)
     return {"adjustment_id": adjustment_id, "part_number": pn,
             "previous_on_hand": previous, "counted": counted, "difference": difference,
-            "reason": request["reason"], "adjusted_by": actor,
+            "reason": request["reason"], "adjusted_by": who,
             "adjusted_at": now, "stock": _stock_view(lp)}
 
 
@@ -414,6 +454,8 @@ class _Movement:
         self.actor = actor
         self.now = now
         self.vins: dict[str, str] = {}
+        # Lines given back and how much each held, for the audit of a clerk's release.
+        self.released: list[tuple[Reservation, Decimal]] = []
 
     # -- locking --------------------------------------------------------------------------
 
@@ -490,6 +532,7 @@ class _Movement:
         stock, change = domain.release_line(lp.stock if lp else None, line, status=status,
                                             reason=reason, sequence=sequence)
         self.line_changed(locked, line, stock, change)
+        self.released.append((change.reservation, -change.reserved_change))
         return change.reservation
 
     def finish(self, locked: dict[str, LockedPart], orders: Iterable[str],

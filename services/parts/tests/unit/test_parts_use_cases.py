@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from chassis.errors import Conflict, InvalidInput
+from chassis.identity import Identity, Role
 from contracts import events, new_event
 from parts import domain, use_cases
 from services.parts.tests.unit.fakes import FakePartsUnitOfWork
@@ -17,6 +18,7 @@ NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 FILTER, GEARBOX = "06L115562B", "0CK300012"
 RO, VIN = "RO-D001-20261123-0001", "LSVAU2187N2183740"
 CLERK, TECHNICIAN = "PC-003", "T-017"
+CLERK_IDENTITY = Identity(CLERK, Role.PARTS_CLERK, "D001")
 
 
 @pytest.fixture
@@ -177,7 +179,7 @@ def test_a_part_that_comes_back_goes_back_on_the_shelf(uow):
 
     returned = use_cases.return_parts(uow, {"repair_order_id": RO, "quote_line_id": "L1",
                                             "quantity": Decimal(1), "reason": "NOT_USED"},
-                                      actor=CLERK, now=NOW)
+                                      actor=CLERK_IDENTITY, now=NOW)
 
     assert returned["lots"] == [{"quantity": 1, "batch_number": "B2503-0001"}]
     assert stock(uow) == (4, 0)
@@ -185,7 +187,7 @@ def test_a_part_that_comes_back_goes_back_on_the_shelf(uow):
     with pytest.raises(Conflict):  # one of the two issued is back; one more, not two
         use_cases.return_parts(uow, {"repair_order_id": RO, "quote_line_id": "L1",
                                      "quantity": Decimal(2), "reason": "NOT_USED"},
-                               actor=CLERK, now=NOW)
+                               actor=CLERK_IDENTITY, now=NOW)
 
 
 def test_delivery_puts_what_was_never_fitted_back_and_closes_the_repair_order(uow):

@@ -10,6 +10,7 @@ pricing     money: line amounts, invoice, VAT, payments
 settlement  the invoice issued, paid and signed; what hand-over needs
 published   the data of the events workorder publishes
 campaigns   which recall and service campaigns cover a car at reception
+privileged  what staff do for the owner or off the price, which the audit log records
 """
 
 from workorder.domain.arrivals import expected_arrival

@@ -173,6 +173,7 @@ class Approver:
 
     via: str
     signed_by: str
+    on_behalf: bool = False  # staff spoke for the owner: a privileged action, audited
 
 
 def approver(identity: Identity, requested_via: str | None, customer_id: str) -> Approver:
@@ -186,7 +187,7 @@ def approver(identity: Identity, requested_via: str | None, customer_id: str) ->
     via = requested_via or ApprovalChannel.PHONE.value
     if via in OWNER_CHANNELS:
         raise InvalidInput("approved_via", "an advisor records a PHONE or IN_PERSON approval")
-    return Approver(via=via, signed_by=identity.subject)
+    return Approver(via=via, signed_by=identity.subject, on_behalf=True)
 
 
 def decisions_of(entries: Iterable[Mapping[str, str]]) -> dict[str, str]:

@@ -15,6 +15,7 @@ from chassis.identity import Identity
 from contracts import events
 from workorder.domain import published, quote
 from workorder.domain.pricing import LineKind
+from workorder.domain.privileged import Privileged, approval_on_behalf, discounted_labour
 from workorder.domain.quote import LineStatus
 from workorder.domain.stages import Action, Stage, advance, require_in
 from workorder.use_cases.ports import PartsPrices
@@ -49,6 +50,10 @@ def add_quote_lines(uow: WorkorderUnitOfWork, parts: PartsPrices, *, actor: Iden
     rows = quote.new_lines(lines, prices, after=uow.quotes.highest_line_number(ro_id),
                            round_=round_, default_rate=labour_rate)
     uow.quotes.add_lines(ro_id, rows, by=actor.subject, at=now)
+    discounted = discounted_labour(rows, labour_rate, round_=round_)
+    if discounted is not None:
+        uow.audit(Privileged.QUOTE_LINE_DISCOUNTED, actor=actor, subject=ro_id,
+                  detail=discounted)
     return quote_view(uow, ro)
 
 
@@ -123,6 +128,11 @@ def approve_quote(uow: WorkorderUnitOfWork, *, actor: Identity, ro_id: str,
         ro_id, round_, decided_at=now, approved_via=approver.via, signed_by=approver.signed_by,
         signer_name=signature["name"], signature_sha256=signature_sha, signed_from=signed_from,
         approved_total=data["approved_total"], declined_total=data["declined_total"])
+    if approver.on_behalf:
+        uow.audit(Privileged.QUOTE_APPROVED_ON_BEHALF, actor=actor, subject=ro_id,
+                  detail=approval_on_behalf(data, signer_name=signature["name"],
+                                            signature_sha256=signature_sha,
+                                            signed_from=signed_from))
     work_approved, action = quote.after_decision(ro["work_approved"], decided)
     to = advance(ro["stage"], action, work_approved=ro["work_approved"])
     uow.repair_orders.set_stage(ro, to, action=action, actor=actor.subject, at=now,

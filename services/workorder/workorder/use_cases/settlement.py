@@ -12,6 +12,7 @@ from chassis.identity import Identity
 from contracts import events
 from workorder.domain import published
 from workorder.domain import settlement as rules
+from workorder.domain.privileged import Privileged, invoice_discount
 from workorder.domain.quote import LineStatus
 from workorder.domain.stages import Action, Stage, advance, require_in
 from workorder.domain.workshop import clocked_hours
@@ -39,8 +40,11 @@ def issue_invoice(uow: WorkorderUnitOfWork, *, actor: Identity, ro_id: str,
     approved = uow.quotes.lines(ro_id, status=LineStatus.APPROVED)
     charges = rules.sundries_of(sundries)
     totals = rules.totals_for(approved, charges, discount)
-    uow.invoices.replace(rules.invoice_record(ro_id, totals, charges, coupon_code=coupon_code),
-                         by=actor.subject, at=now)
+    record = rules.invoice_record(ro_id, totals, charges, coupon_code=coupon_code)
+    discounted = invoice_discount(record, uow.invoices.invoice(ro_id))
+    uow.invoices.replace(record, by=actor.subject, at=now)
+    if discounted is not None:
+        uow.audit(Privileged.INVOICE_DISCOUNTED, actor=actor, subject=ro_id, detail=discounted)
     return invoice_view(uow, ro)
 
 
