@@ -1,4 +1,5 @@
-"""`aftersales`: the operator's command for databases, broker setup, services and dead letters."""
+"""`aftersales`: the operator's command for databases, broker setup, services, dead letters and
+audit logs."""
 
 # Each command imports the service stack it uses (nameko, kombu, SQLAlchemy, through
 # chassis.db, broker_admin, deadletter, outbox, uplink) inside its function: `run` must make
@@ -13,6 +14,7 @@ import json
 import signal
 import sys
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from chassis import registry
@@ -74,6 +76,17 @@ def _parser(operator_commands: Mapping[str, Mapping[str, str]]) -> argparse.Argu
         cmd.add_argument("service")
         cmd.add_argument("--id", action="append", dest="ids", help="message (event) id")
 
+    audit = sub.add_parser("audit", help="a service's audit log of privileged actions") \
+        .add_subparsers(dest="action", required=True)
+    audit_list = audit.add_parser("list", help="audit entries, newest first")
+    audit_list.add_argument("service")
+    audit_list.add_argument("--since", type=_moment,
+                            help="ISO 8601 time or date; without an offset it is UTC")
+    audit_list.add_argument("--action", dest="audited", metavar="ACTION",
+                            help="one action only, e.g. QUOTE_APPROVED_ON_BEHALF")
+    audit_list.add_argument("--limit", type=_positive, default=100, help="default 100")
+    audit_list.add_argument("--json", action="store_true", help="one JSON object a line")
+
     outbox = sub.add_parser("outbox", help="outbox status").add_subparsers(dest="action",
                                                                            required=True)
     status = outbox.add_parser("status", help="pending rows and oldest age")
@@ -81,6 +94,9 @@ def _parser(operator_commands: Mapping[str, Mapping[str, str]]) -> argparse.Argu
 
     uplink = sub.add_parser("uplink", help="site → headquarters broker links (shovels)")
     uplink.add_argument("--file", default=DEFAULT_UPLINKS, help=f"default {DEFAULT_UPLINKS}")
+    uplink.add_argument("--secrets-dir", help="where setup keeps the links' generated passwords "
+                                              "(default AFTERSALES_SECRETS_DIR, else the "
+                                              "file's secrets_dir, else var/secrets)")
     uplink_sub = uplink.add_subparsers(dest="action", required=True)
     start = uplink_sub.add_parser("setup", help="declare both ends and start the shovels")
     start.add_argument("--dealer", help="one dealer site only")
@@ -181,6 +197,42 @@ def _deadletter(args: argparse.Namespace) -> int:
     return 0
 
 
+def _moment(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time or date") from None
+    # Rows are stored in UTC; a bare time read as UTC answers the same on any machine.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number above 0")
+    return int(text)
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from chassis.audit import keeps_audit_log, read_audit_log
+    from chassis.db import create_engine
+
+    settings = load_settings(args.service, args.config)
+    if not keeps_audit_log(database_metadata(service_class(args.service))):
+        print(f"aftersales: {args.service} keeps no audit log (chassis.audit)", file=sys.stderr)
+        return 1
+    engine = create_engine(settings.database_url)
+    try:
+        entries = read_audit_log(engine, since=args.since, action=args.audited,
+                                 limit=args.limit)
+    finally:
+        engine.dispose()
+    for entry in entries:
+        print(json.dumps(entry.as_dict(), ensure_ascii=False) if args.json else entry.line())
+    if not entries:
+        print(f"{args.service}: no audit entries", file=sys.stderr)
+    return 0
+
+
 def _outbox(args: argparse.Namespace) -> int:
     from chassis.db import create_engine
     from chassis.outbox import OutboxRelay
@@ -197,10 +249,11 @@ def _outbox(args: argparse.Namespace) -> int:
 def _uplink(args: argparse.Namespace) -> int:
     from chassis import uplink
 
-    links = uplink.load_uplinks(args.file)
+    links = uplink.load_uplinks(args.file, secrets_dir=args.secrets_dir)
     if args.action == "setup":
         for name in uplink.setup(links, args.dealer):
             print(f"shovel {name}: defined (ack-mode on-confirm)")
+        print(f"link passwords: {links.secrets_dir} (mode 0600; keep out of version control)")
     elif args.action == "stop":
         for name in uplink.stop(links, args.dealer):
             print(f"shovel {name}: removed; events wait at site {args.dealer}")
@@ -247,7 +300,7 @@ def _operator_command(target: str, config: str | None, arguments: list[str]) -> 
 
 
 _COMMANDS = {"db": _db, "broker": _broker, "run": _run, "deadletter": _deadletter,
-             "outbox": _outbox, "uplink": _uplink, "ops": _ops}
+             "audit": _audit, "outbox": _outbox, "uplink": _uplink, "ops": _ops}
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -1,7 +1,7 @@
 """The installed services, found through the `aftersales.services` entry points.
 
 chassis names no service. A service declares on its class what the platform must know about
-it (see `chassis.service.PlatformService`): its `stack` (SITE or HEADQUARTERS), the
+it (see `chassis.service.PlatformService`): its `stack` (SITE, HEADQUARTERS or EVERY), the
 `downlink_events` headquarters sends on to every dealer site, and its `operator_commands`
 (`aftersales ops <command> <service>`). Everything here reads those declarations.
 
@@ -19,7 +19,11 @@ from importlib.metadata import EntryPoint, entry_points
 ENTRY_POINT_GROUP = "aftersales.services"
 SITE = "site"                  # runs at every dealer site
 HEADQUARTERS = "headquarters"  # runs once, at the OEM's headquarters
-STACKS = (SITE, HEADQUARTERS)
+# Runs in every stack, each instance for its own stack alone (identity: a site's staff sign in
+# at their site with the WAN down): which one a process is, its settings say (`stack:`).
+# Nothing of such a service crosses the links, so the link code leaves it out.
+EVERY = "every"
+STACKS = (SITE, HEADQUARTERS)  # where a process runs; a service declares one of these or EVERY
 
 
 @functools.cache
@@ -49,17 +53,32 @@ def find_service_class(name: str) -> type | None:
 
 
 def stack_of(name: str) -> str:
-    """Where a service runs. A name no installed service has (a test's or a benchmark's
-    stand-in service) runs at a site, which is also PlatformService's default."""
+    """Where a service runs, as its class declares it: SITE, HEADQUARTERS or EVERY (then its
+    settings say which stack a process is). A name no installed service has (a test's or a
+    benchmark's stand-in service) runs at a site, which is also PlatformService's default."""
     cls = find_service_class(name)
     return getattr(cls, "stack", SITE) if cls is not None else SITE
 
 
+def runs_on(declared: str, stack: str) -> bool:
+    """Whether a service declared for `declared` may run in a process of `stack`."""
+    return declared == stack or declared == EVERY
+
+
 def services_on(stack: str, classes: Mapping[str, type] | None = None) -> list[str]:
-    """The names of the services that run on `stack`, sorted."""
+    """The names of the services declared for `stack` alone, sorted: those whose events the
+    links carry (a site's up to headquarters, headquarters' down). A service of EVERY stack
+    keeps to its own and is not listed; `services_running_on` lists it too."""
     classes = service_classes() if classes is None else classes
     return sorted(name for name, cls in classes.items()
                   if getattr(cls, "stack", SITE) == stack)
+
+
+def services_running_on(stack: str, classes: Mapping[str, type] | None = None) -> list[str]:
+    """The names of every service that runs on `stack`, those of EVERY stack included."""
+    classes = service_classes() if classes is None else classes
+    return sorted(name for name, cls in classes.items()
+                  if runs_on(getattr(cls, "stack", SITE), stack))
 
 
 def downlink_events(classes: Mapping[str, type] | None = None) -> dict[str, tuple[str, ...]]:

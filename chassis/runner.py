@@ -16,6 +16,8 @@ from typing import Any
 
 from chassis.registry import (
     ENTRY_POINT_GROUP,
+    EVERY,
+    STACKS,
     find_service_class,
     service_classes,
     service_names,
@@ -72,14 +74,17 @@ def database_metadata(cls: type) -> Any:
 
 def make_container(cls: type, settings: Any) -> Any:
     """A nameko container for `cls`. The class's declared `stack` wins over the settings'
-    (they were read for a name, the class is what runs), and settings on `memory://`
-    register embedded mode's transport first."""
+    (they were read for a name, the class is what runs), but for a class of EVERY stack, which
+    the settings choose; settings on `memory://` register embedded mode's transport first."""
     from nameko.containers import ServiceContainer
 
     from chassis import embedded
 
     stack = getattr(cls, "stack", settings.stack)
-    if stack != settings.stack:
+    if stack == EVERY:  # runs in every stack: the settings say which this process is
+        if settings.stack not in STACKS:
+            raise ValueError(f"{settings.service}: its settings must say site or headquarters")
+    elif stack != settings.stack:
         settings = settings.with_overrides(stack=stack)
     if settings.embedded:
         embedded.register()

@@ -18,11 +18,11 @@ from chassis.config import Settings
 from chassis.db import find_database, ping
 from chassis.http import PUBLIC, http, json_response
 from chassis.openapi import build_openapi
-from chassis.registry import HEADQUARTERS, SITE
+from chassis.registry import EVERY, HEADQUARTERS, SITE
 
-# SITE and HEADQUARTERS are defined in chassis.registry and offered here too, next to the
-# class that declares them.
-__all__ = ["HEADQUARTERS", "SITE", "BrokerGauges", "CurrentSettings", "OwnSettings",
+# SITE, HEADQUARTERS and EVERY are defined in chassis.registry and offered here too, next to
+# the class that declares them.
+__all__ = ["EVERY", "HEADQUARTERS", "SITE", "BrokerGauges", "CurrentSettings", "OwnSettings",
            "PlatformService", "Readiness"]
 
 log = logging.getLogger(__name__)
@@ -119,7 +119,8 @@ class PlatformService:
 
     What a service declares about itself, for the chassis to discover (the chassis names no
     service; `chassis.registry` reads these through the `aftersales.services` entry points):
-    `stack` (SITE or HEADQUARTERS); `downlink_events`, the event types headquarters
+    `stack` (SITE, HEADQUARTERS, or EVERY for one that runs in each stack, for that stack
+    alone, its settings saying which); `downlink_events`, the event types headquarters
     sends on to every dealer site; `operator_commands`, `aftersales ops <name>` commands as
     "module:function" taking the command's remaining arguments and returning an exit code.
     """

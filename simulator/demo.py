@@ -31,13 +31,15 @@ import eventlet  # noqa: E402
 import requests  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
-from chassis.auth import Role, issue_token  # noqa: E402
+from chassis.auth import Role  # noqa: E402
 from chassis.broker_admin import subscriptions  # noqa: E402
+from chassis.config import load_settings, own_secret  # noqa: E402
 from chassis.db import count_rows  # noqa: E402
 from chassis.logs import configure_logging  # noqa: E402
 from chassis.runner import service_class  # noqa: E402
 from simulator import topology  # noqa: E402
-from simulator.topology import Topology  # noqa: E402
+from simulator.sign_in import SignedInPeople  # noqa: E402
+from simulator.topology import IDENTITY, Stack, Topology  # noqa: E402
 from simulator.traffic import HeadquartersEndpoints, SiteEndpoints, run_days, seed_site  # noqa: E402
 
 REGIONS = ["EAST", "NORTH", "SOUTH", "WEST", "CENTRAL"]
@@ -106,21 +108,21 @@ def run(dealers: int = 2, days: int = 1, once: bool = False, force_embedded: boo
 
 def _trade(topo: Topology, days: int, seed: int, bookings_per_day: tuple[int, int],
            embedded: bool) -> dict[str, Any]:
-    secret = topo.secret()
+    people = signed_in_people(topo)
     sites = [SiteEndpoints(s.name, s.url("booking"), s.url("workorder"), s.url("parts"))
              for s in topo.sites]
     hq = HeadquartersEndpoints(*(topo.headquarters.url(s) for s in ("crm", "notify", "bi")))
-    operator = _headers(secret, Role.OPERATOR, "demo-operator")
+    operator = people.headers(Role.OPERATOR, "ops-sim", None)
     for index, site in enumerate(sites):
-        seed_site(site, secret)
+        seed_site(site, people)
         requests.put(f"{hq.bi}/dealers/{site.dealer_code}", headers=operator, timeout=10,
                      json={"name": f"{site.dealer_code} 4S", "region": REGIONS[index % 5]}
                      ).raise_for_status()
-    report = run_days(sites, hq, secret, days, seed=seed, progress=progress,
+    report = run_days(sites, hq, people, days, seed=seed, progress=progress,
                       bookings_per_day=bookings_per_day)
     _wait_for_headquarters(topo)
     first, last = date.fromisoformat(report.days[0]), date.fromisoformat(report.days[-1])
-    analyst = _headers(secret, Role.OEM_ANALYST, "demo-analyst")
+    analyst = people.headers(Role.OEM_ANALYST, "demo-analyst", None)
     # From the first booking (today) to a week after the last day: surveys come later.
     period = {"from": str(date.today() - timedelta(days=1)),
               "to": str(max(last, first) + timedelta(days=7))}
@@ -129,8 +131,7 @@ def _trade(topo: Topology, days: int, seed: int, bookings_per_day: tuple[int, in
     per_dealer = {site.dealer_code: requests.get(
         f"{hq.bi}/kpis", headers=analyst, params={**period, "dealer": site.dealer_code},
         timeout=30).json()["kpis"] for site in sites}
-    token = issue_token(secret, subject="demo-analyst", role=Role.OEM_ANALYST,
-                        ttl_seconds=7 * 24 * 3600)
+    token = analyst["Authorization"].removeprefix("Bearer ")
     traded = report.as_dict()
     summary = {
         "mode": "embedded" if embedded else "rabbitmq+postgresql",
@@ -177,8 +178,26 @@ def _count(url: str, table: str, event_types: set[str] | None = None) -> int:
     return count_rows(url, table, f"event_type IN ({named})")
 
 
-def _headers(secret: str, role: Role, subject: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {issue_token(secret, subject=subject, role=role)}"}
+def signed_in_people(topo: Topology) -> SignedInPeople:
+    """The demo's people, signed in at their stacks' identity services; the first account of
+    each stack made at its console, as an operator makes it (`aftersales ops create-user`)."""
+    by_name = {stack.name: stack for stack in topo.stacks}
+
+    def console(stack: str, staff_id: str, role: Role, password: str) -> None:
+        _create_first_user(by_name[stack], staff_id, role, password)
+
+    crm = load_settings("crm", topo.headquarters.config_file)
+    return SignedInPeople(topo.identities(), console, topo.sms_sink(),
+                          own_secret(crm, "survey_link_secret"))
+
+
+def _create_first_user(stack: Stack, staff_id: str, role: Role, password: str) -> None:
+    from identity.commands import create_user
+
+    argv = ["--config", str(stack.config_file), "--username", staff_id, "--staff-id", staff_id,
+            "--role", role.value]
+    if create_user(argv, read_password=lambda: password) != 0:
+        raise RuntimeError(f"could not create {staff_id} at {stack.name}'s {IDENTITY}")
 
 
 def _print_summary(summary: dict[str, Any], per_dealer: dict[str, dict[str, Any]]) -> None:

@@ -31,8 +31,9 @@ LOCAL = ROOT / "deploy" / "local"
 AMQP = "amqp://guest:guest@127.0.0.1:5672"
 ADMIN_URL = "http://guest:guest@127.0.0.1:15672"
 POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:5432"
-SITE_SERVICES = ("booking", "workorder", "parts")
+SITE_SERVICES = ("booking", "workorder", "parts")  # what a site publishes over its link
 HQ_SERVICES = ("crm", "notify", "bi")
+IDENTITY = "identity"  # every stack has its own, the issuer of its people's tokens
 
 
 @dataclass
@@ -72,8 +73,12 @@ class Topology:
     def broker(self, stack: Stack) -> str:
         return f"memory:///{stack.vhost}" if self.embedded else f"{AMQP}/{stack.vhost}"
 
-    def secret(self) -> str:
-        return load_settings("bi", self.headquarters.config_file).auth_secret
+    def identities(self) -> dict[str, str]:
+        """Each stack's identity service: "HQ" and the dealer codes → its URL."""
+        return {stack.name: stack.url(IDENTITY) for stack in self.stacks}
+
+    def sms_sink(self) -> Path:
+        return self.workdir / "notify-outbox.jsonl"
 
 
 def plan(dealers: int, workdir: Path, base_port: int = 8000, embedded: bool = False,
@@ -86,19 +91,29 @@ def plan(dealers: int, workdir: Path, base_port: int = 8000, embedded: bool = Fa
     def port(offset: int) -> int:
         return base_port + offset if base_port else free_port()
 
-    hq = _stack("HQ", f"{prefix}-hq", HQ_SERVICES, LOCAL / "hq.yaml", workdir,
-                {s: port(i + 1) for i, s in enumerate(HQ_SERVICES)}, embedded, prefix)
-    sites = [_stack(f"D{n:03d}", f"{prefix}-site-D{n:03d}", SITE_SERVICES, LOCAL / "site-D001.yaml",
-                    workdir, {s: port(100 * n + i + 1) for i, s in enumerate(SITE_SERVICES)},
-                    embedded, prefix)
+    hq_services = (*HQ_SERVICES, IDENTITY)
+    site_services = (*SITE_SERVICES, IDENTITY)
+    hq_ports = {s: port(i + 1) for i, s in enumerate(hq_services)}
+    hq_issuer = f"http://127.0.0.1:{hq_ports[IDENTITY]}"
+    hq = _stack("HQ", f"{prefix}-hq", hq_services, LOCAL / "hq.yaml", workdir, hq_ports,
+                embedded, prefix, hq_issuer)
+    sites = [_stack(f"D{n:03d}", f"{prefix}-site-D{n:03d}", site_services,
+                    LOCAL / "site-D001.yaml", workdir,
+                    {s: port(100 * n + i + 1) for i, s in enumerate(site_services)},
+                    embedded, prefix, hq_issuer)
              for n in range(1, dealers + 1)]
     return Topology(workdir, hq, sites, embedded)
 
 
 def _stack(name: str, vhost: str, services: tuple[str, ...], template: Path, workdir: Path,
-           ports: dict[str, int], embedded: bool, prefix: str) -> Stack:
+           ports: dict[str, int], embedded: bool, prefix: str, hq_issuer: str) -> Stack:
     config = yaml.safe_load(template.read_text(encoding="utf-8"))
     config["dealer_code"] = name
+    # Each stack trusts its own identity and (a site) headquarters', at the demo's ports.
+    own_issuer = f"http://127.0.0.1:{ports[IDENTITY]}"
+    config["trust"] = [_trusted(hq_issuer, "headquarters")]
+    if name != "HQ":
+        config["trust"].insert(0, _trusted(own_issuer, "site", dealer=name))
     config["amqp_uri"] = f"memory:///{vhost}" if embedded else f"{AMQP}/{vhost}"
     config["media_dir"] = str(workdir / "media" / name.lower())
     databases = {}
@@ -107,6 +122,12 @@ def _stack(name: str, vhost: str, services: tuple[str, ...], template: Path, wor
         databases[service] = (f"sqlite:///{workdir / f'{name.lower()}_{service}.sqlite'}"
                               if embedded else f"{POSTGRES}/{prefix}_{name.lower()}_{service}")
         section.update(database_url=databases[service], http_port=ports[service])
+        if service == IDENTITY:
+            section["issuer"] = own_issuer
+            # Every owner of the demo asks for their code from this one machine's address.
+            section["owner_codes_per_address_per_hour"] = 10000
+            if name == "HQ":  # the dashboard link the demo prints works for an hour
+                section["access_token_seconds"] = 3600
         if service == "notify":
             section["public_url"] = f"http://127.0.0.1:{ports['notify']}"
             sink = str(workdir / "notify-outbox.jsonl")
@@ -117,6 +138,11 @@ def _stack(name: str, vhost: str, services: tuple[str, ...], template: Path, wor
                     + yaml.safe_dump(config, allow_unicode=True, sort_keys=False),
                     encoding="utf-8")
     return Stack(name, vhost, path, services, ports, databases)
+
+
+def _trusted(issuer: str, scope: str, dealer: str | None = None) -> dict[str, str]:
+    return {"issuer": issuer, "scope": scope, **({"dealer": dealer} if dealer else {}),
+            "jwks_url": f"{issuer}/.well-known/jwks.json"}
 
 
 def prepare(topology: Topology) -> None:

@@ -187,6 +187,9 @@ class People(Protocol):
 
     def headers(self, role: Role, subject: str, dealer_code: str | None) -> dict[str, str]: ...
 
+    def introduce_owner(self, phone: str) -> None:
+        """An owner the story will act as: their customer id is that of this phone."""
+
     def survey_link_token(self, survey_id: str) -> str: ...
 
 
@@ -392,7 +395,9 @@ class _Day:
         self.cars = []
         for plan in plans:
             rng = random.Random(plan.seed)
-            self.cars.append(_Car(plan, rng, trade.make_customer(rng), trade.make_vehicle(rng)))
+            car = _Car(plan, rng, trade.make_customer(rng), trade.make_vehicle(rng))
+            run.people.introduce_owner(car.customer.phone)
+            self.cars.append(car)
 
     def trade(self) -> None:
         for car in self.cars:

@@ -327,6 +327,18 @@ _FALLBACK = {
 }
 _UNSUBSCRIBE = {"zh-CN": " 回复TD退订 {url}", "en": " Reply TD to unsubscribe: {url}"}
 
+# identity's owner sign-in codes: sent at once, never queued, logged or kept (no `Kind`, so no
+# delivery row can hold one).
+ONE_TIME_CODE = "ONE_TIME_CODE"
+
+
+def one_time_code_text(code: str, minutes: int) -> Rendered:
+    """One SMS in both languages: the owner asked for it this second, whatever their choice."""
+    return Rendered(title="验证码 / Sign-in code", link=None,
+                    body=f"您的登录验证码为{code}，{minutes}分钟内有效，请勿告诉他人。"
+                         f"Your sign-in code is {code}, valid for {minutes} minutes; "
+                         "never share it.")
+
 
 def language_of(preferred: str | None) -> str:
     return preferred if preferred in LANGUAGES else DEFAULT_LANGUAGE

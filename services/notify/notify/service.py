@@ -11,6 +11,7 @@ the framework commits its unit of work.
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,13 +25,14 @@ from chassis.errors import NotFound, Unauthorized
 from chassis.http import PUBLIC, http, identity_of, json_response, load_json, load_query
 from chassis.identity import Role
 from chassis.outbox import Outbox
+from chassis.rpc import rpc
 from chassis.service import HEADQUARTERS, OwnSettings, PlatformService
 from chassis.unit_of_work import UnitOfWorkProvider
 from contracts import events
 from notify import models, use_cases
 from notify import schemas as s
 from notify.channels import verify_signature
-from notify.dispatch import count
+from notify.dispatch import MESSAGES, count
 from notify.settings import NotifySettings, notify_resources
 from notify.store import NotifyUnitOfWork
 
@@ -157,6 +159,15 @@ class NotifyService(PlatformService):
     def retry_delivery(self, request: Request, message_id: str) -> Response:
         row = use_cases.retry_delivery(self.uow, message_id, now=self.clock.now())
         return json_response(s.DeliveryView().dump(row))
+
+    @rpc
+    def send_one_time_code(self, phone: str, code: str, minutes: int) -> dict[str, Any]:
+        """identity's owner sign-in codes, inside headquarters' stack: sent at once through
+        the SMS adapter (`use_cases.send_one_time_code`); {"sent", "retryable", "error"}."""
+        result = use_cases.send_one_time_code(self.uow, phone=phone, code=code,
+                                              minutes=int(minutes), message_id=str(uuid.uuid4()))
+        MESSAGES.labels("SMS", "sent" if result["sent"] else "failed").inc()
+        return result
 
     # -- the customer's choices ------------------------------------------------------------
 
