@@ -29,6 +29,7 @@ class WorkorderProcess:
         env = {**os.environ, "AFTERSALES_DEALER_CODE": "D001", "AFTERSALES_AMQP_URI": amqp_uri,
                "AFTERSALES_DATABASE_URL": database_url, "AFTERSALES_HTTP_PORT": str(self.port),
                "AFTERSALES_TRUST": json.dumps(trust_setting("site", "D001")),
+               "AFTERSALES_ENVIRONMENT": "development",
                "PYTHONWARNINGS": "ignore"}
         env.pop("AFTERSALES_FAULT", None)
         if fault:

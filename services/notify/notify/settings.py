@@ -8,6 +8,7 @@ by hand, since it is more than one number or word each.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -55,9 +56,11 @@ class NotifySettings:
 
     @classmethod
     def from_settings(cls, settings: Any) -> NotifySettings:
-        return cls.from_extra(settings.extra,
-                              contact_secret=own_secret(settings, "contact_secret"),
-                              link_secret=own_secret(settings, "link_secret"))
+        # The channel and timing settings are checked first, then the secrets: a bad value
+        # and a missing secret together name the value, which is the one in the file.
+        options = cls.from_extra(settings.extra)
+        return dataclasses.replace(options, contact_secret=own_secret(settings, "contact_secret"),
+                                   link_secret=own_secret(settings, "link_secret"))
 
     @classmethod
     def from_extra(cls, extra: dict[str, Any], *, contact_secret: str = "",

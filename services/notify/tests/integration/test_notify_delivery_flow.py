@@ -10,6 +10,7 @@ from datetime import timedelta
 import requests
 
 from chassis.auth import Role
+from chassis.config import development_secret
 from chassis.testing import auth, wait_for
 from contracts import events
 from notify.channels import sign
@@ -164,7 +165,7 @@ def test_marketing_needs_consent_and_the_link_unsubscribes(hq):
     assert "保险将于2025-04-18到期" in reminder_sms and "回复TD退订" in reminder_sms
     link = reminder_sms.rsplit(" ", 1)[1]
     token = link.rsplit("/", 1)[1]
-    assert token == unsubscribe_token("test-secret-for-signing-tokens-0123456789", consenting)
+    assert token == unsubscribe_token(development_secret("notify", "link_secret"), consenting)
 
     page = requests.get(f"{hq.url}/unsubscribe/{token}", timeout=10)
     assert page.status_code == 200 and "退订" in page.text
