@@ -39,6 +39,7 @@ class RunningIdentity:
     url: str
     settings: Settings
     engine: sa.Engine = field(repr=False)
+    container: Any = field(default=None, repr=False)  # to stop it: headquarters unreachable
 
     def call(self, method: str, path: str, headers: dict[str, str] | None = None,
              **kwargs: Any) -> requests.Response:
@@ -98,5 +99,5 @@ def start_identity(database: Callable[..., str], amqp_uri: str, services: Callab
         trust=(own_trust(url, at_headquarters=at_headquarters, dealer_code=dealer_code),
                *test_trust(stack, dealer_code)),
         extra={"issuer": url, **CHEAP_PASSWORDS, **extra})
-    services(IdentityService, settings)
-    return RunningIdentity(url, settings, sa.create_engine(settings.database_url))
+    container = services(IdentityService, settings)
+    return RunningIdentity(url, settings, sa.create_engine(settings.database_url), container)
