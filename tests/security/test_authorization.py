@@ -2,8 +2,9 @@
 
 The table below is the policy. The first test holds each service's declarations to it (an
 endpoint added or a role changed without updating the policy fails); the second calls every
-endpoint with every role, from this dealer and from another, and checks the entrypoint
-enforces it; the rest check an owner cannot reach another owner's records.
+endpoint with every role, from this dealer and from another, with tokens the identity services
+issued to people who signed in, and checks the entrypoint enforces it; the rest check an owner
+cannot reach another owner's records.
 """
 
 from __future__ import annotations
@@ -14,12 +15,15 @@ import re
 import pytest
 import requests
 
-from chassis.auth import CROSS_DEALER, Role, SigningKey, issue_token
+from chassis.auth import CROSS_DEALER, DEALER_STAFF, Role, SigningKey, issue_token
 from chassis.openapi import build_openapi
 from chassis.runner import service_class
 from chassis.testing import HQ_ISSUER, auth, make_settings, service_database, site_issuer, token
 from contracts.customer import customer_id_for
+from services.notify.tests.integration.notify_hq import GATEWAY_KEY, GATEWAY_SECRET
+from services.notify.tests.integration.provider_servers import SmsGatewayServer
 from tests.factories import booking_request
+from tests.security.signed_in import SignedIn, start_identities
 
 OWNER, ADVISOR, TECH, QC, CLERK, CASHIER, MANAGER, AGENT, ANALYST, OPERATOR = (
     "owner", "advisor", "technician", "qc_inspector", "parts_clerk", "cashier",
@@ -125,11 +129,25 @@ def concrete(path: str) -> str:
     return re.sub(r"\{[a-z_]+\}", "X0000000001", path)
 
 
+@pytest.fixture
+def gateway():
+    with SmsGatewayServer(GATEWAY_KEY, GATEWAY_SECRET) as server:
+        yield server
+
+
+@pytest.fixture
+def signed_in(database, amqp_uri, services, gateway, tmp_path) -> SignedIn:
+    """Every role signed in at running identity services: D001's and D002's staff at their
+    own sites', everyone else at headquarters' (owners by SMS code, partners by credentials)."""
+    return start_identities(database, amqp_uri, services, gateway, tmp_path)
+
+
 @pytest.mark.parametrize("name", SERVICES)
 def test_the_entrypoints_enforce_the_policy_for_every_role_here_and_at_another_dealer(
-        name, database, amqp_uri, services):
+        name, database, amqp_uri, services, signed_in):
     cls = service_class(name)
-    settings = make_settings(name, service_database(database, cls), amqp_uri)
+    settings = make_settings(name, service_database(database, cls), amqp_uri,
+                             trust=signed_in.trust("D001"))
     services(cls, settings)
     base = f"http://127.0.0.1:{settings.http_port}"
     refused_wrongly, admitted_wrongly = [], []
@@ -143,11 +161,13 @@ def test_the_entrypoints_enforce_the_policy_for_every_role_here_and_at_another_d
             if dealer == "D002" and role in CROSS_DEALER:
                 continue  # not bound to a dealer: the same token either way
             status = requests.request(method, url, json={}, timeout=10,
-                                      headers=auth(role, dealer_code=dealer)).status_code
+                                      headers=signed_in.headers(role, dealer)).status_code
             should_pass = role in allowed and (dealer == "D001" or role in CROSS_DEALER)
             if should_pass and status in (401, 403):
                 refused_wrongly.append(f"{endpoint} {role}@{dealer}: {status}")
-            if not should_pass and status != 403:
+            # Another site's staff are refused at the door: D002's issuer is not trusted here.
+            expected = 401 if dealer == "D002" and role in DEALER_STAFF else 403
+            if not should_pass and status != expected:
                 admitted_wrongly.append(f"{endpoint} {role}@{dealer}: {status}")
     assert refused_wrongly == []
     assert admitted_wrongly == []
