@@ -58,6 +58,17 @@ def test_the_demo_runs_once_and_its_summary_matches_the_databases(tmp_path, pref
     answered = rows(db("hq", "crm"), "SELECT count(*) FROM surveys WHERE score IS NOT NULL")
     assert site["surveys_answered"] == answered[0][0]
 
+    # Nobody minted a token: staff signed in at their own stack's identity, owners by code.
+    def signed_in(stack: str, action: str) -> int:
+        return rows(db(stack, "identity"),
+                    "SELECT count(*) FROM audit_log WHERE action = :action", action=action)[0][0]
+
+    for dealer in ("d001", "d002"):
+        assert signed_in(dealer, "SIGNED_IN") >= 5  # manager, advisor, technician, clerk, ...
+        assert signed_in(dealer, "OWNER_SIGNED_IN") == 0  # owners are headquarters' to sign in
+    assert signed_in("hq", "OWNER_SIGNED_IN") > 0
+    assert signed_in("hq", "OWNER_CODE_SENT") == signed_in("hq", "OWNER_SIGNED_IN")
+
     # Every process it started is gone: the URLs it printed no longer answer.
     with pytest.raises(requests.ConnectionError):
         requests.get(summary["dashboard"].split("#")[0], timeout=2)
