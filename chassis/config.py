@@ -258,6 +258,18 @@ def development_secret(service: str, name: str) -> str:
     return f"development-only-{service}-{name}-not-a-secret".replace("_", "-")
 
 
+def given_secret(settings: Settings, name: str) -> str | None:
+    """`<name>`, else the content of the file `<name>_file` names; None when neither is set."""
+    value = settings.extra.get(name)
+    path = settings.extra.get(f"{name}_file")
+    if value in (None, "") and path:
+        try:
+            value = Path(str(path)).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"{name}_file: cannot read {path} ({exc.strerror})") from None
+    return None if value in (None, "") else str(value)
+
+
 def own_secret(settings: Settings, name: str) -> str:
     """A secret of the service's own settings, from `<name>` or the file named by `<name>_file`
     (a Kubernetes Secret, a compose secret), or AFTERSALES_<SERVICE>_<NAME>[_FILE].
@@ -266,17 +278,11 @@ def own_secret(settings: Settings, name: str) -> str:
     say `environment: development` (then the development value stands in for a missing one).
     Each stack signs with its own secrets: none is shared between tenants.
     """
-    value = settings.extra.get(name)
-    path = settings.extra.get(f"{name}_file")
-    if value in (None, "") and path:
-        try:
-            value = Path(str(path)).read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError(f"{name}_file: cannot read {path} ({exc.strerror})") from None
+    value = given_secret(settings, name)
     published = development_secret(settings.service, name)
     if settings.environment == "development":
-        return str(value) if value not in (None, "") else published
-    if value in (None, ""):
+        return value if value is not None else published
+    if value is None:
         raise ConfigError(f"{name}: missing (set it, or {name}_file, from the secret store)")
     if str(value) == published:
         raise ConfigError(f"{name}: the published development value; give a secret of your own")

@@ -12,11 +12,16 @@ import hashlib
 import hmac
 import re
 import unicodedata
-from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from chassis.config import SECRET_MIN_LENGTH, ConfigError, Settings, development_secret
+from chassis.config import (
+    SECRET_MIN_LENGTH,
+    ConfigError,
+    Settings,
+    development_secret,
+    given_secret,
+)
 
 ENCRYPTION_KEY = "crm_encryption_key"
 BLIND_INDEX_KEY = "crm_blind_index_key"
@@ -87,20 +92,6 @@ def development_keys(service: str = "crm") -> tuple[str, str]:
     return encryption_key, development_secret(service, BLIND_INDEX_KEY)
 
 
-def _given(settings: Settings, name: str) -> str | None:
-    """`<name>`, else the content of the file `<name>_file` names (a Kubernetes Secret, a
-    compose secret), as chassis.config.own_secret reads them; the environment's
-    AFTERSALES_CRM_<NAME>[_FILE] already are settings."""
-    value = settings.extra.get(name)
-    path = settings.extra.get(f"{name}_file")
-    if value in (None, "") and path:
-        try:
-            value = Path(str(path)).read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError(f"{name}_file: cannot read {path} ({exc.strerror})") from None
-    return None if value in (None, "") else str(value)
-
-
 def vault_from_settings(settings: Settings) -> Vault:
     """The vault from `crm_encryption_key` (a Fernet key) and `crm_blind_index_key`, each given
     as the setting, or as `<name>_file` (or AFTERSALES_CRM_<NAME>[_FILE]).
@@ -111,7 +102,7 @@ def vault_from_settings(settings: Settings) -> Vault:
     """
     development = settings.environment == "development"
     stand_in_key, stand_in_index = development_keys(settings.service)
-    key = _given(settings, ENCRYPTION_KEY)
+    key = given_secret(settings, ENCRYPTION_KEY)
     if key is None and development:
         key = stand_in_key
     if key is None:
@@ -125,7 +116,7 @@ def vault_from_settings(settings: Settings) -> Vault:
     if key == stand_in_key and not development:
         raise ConfigError(f"{ENCRYPTION_KEY}: the published development key; "
                           "give a key of your own")
-    index_key = _given(settings, BLIND_INDEX_KEY)
+    index_key = given_secret(settings, BLIND_INDEX_KEY)
     if index_key is None and development:
         index_key = stand_in_index
     if index_key is None:
