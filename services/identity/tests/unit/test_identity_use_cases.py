@@ -26,6 +26,14 @@ from services.identity.tests.unit.fakes import (
 )
 
 NOW = datetime.now(UTC).replace(microsecond=0)  # tokens are checked against the clock
+
+
+@pytest.fixture(autouse=True)
+def _clock() -> None:
+    """Each test's "now" is the wall clock when it starts: a run may reach this file long
+    after collecting it, and the tokens it verifies live minutes."""
+    global NOW
+    NOW = datetime.now(UTC).replace(microsecond=0)
 HQ = Place(at_headquarters=True, dealer_code="HQ")
 OPTIONS = IdentitySettings(issuer=ISSUER, key_encryption_key="unused")
 MANAGER = Identity("m-1", Role.DEALER_MANAGER, "D001")
@@ -49,10 +57,10 @@ def advisor(uow: FakeIdentityUnitOfWork, name: str = "li.na"):
                                     role=Role.ADVISOR, now=NOW)
 
 
-def sign_in(uow, name: str = "li.na", password: str = PASSWORD, *, at: datetime = NOW,
+def sign_in(uow, name: str = "li.na", password: str = PASSWORD, *, at: datetime | None = None,
             address: str = ADDRESS):
     return use_cases.sign_in(uow, OPTIONS, username=name, password=password, address=address,
-                             now=at)
+                             now=at or NOW)
 
 
 def verifier(uow: FakeIdentityUnitOfWork, scope: str = SITE_SCOPE) -> TokenVerifier:
@@ -120,8 +128,8 @@ def test_a_deactivated_account_cannot_sign_in(uow):
 
 # -- refresh, reuse, sign-out, deactivation ----------------------------------------------------
 
-def refresh(uow, token: str, at: datetime = NOW):
-    return use_cases.refresh(uow, OPTIONS, refresh_token=token, address=ADDRESS, now=at)
+def refresh(uow, token: str, at: datetime | None = None):
+    return use_cases.refresh(uow, OPTIONS, refresh_token=token, address=ADDRESS, now=at or NOW)
 
 
 def test_a_refresh_token_rotates_on_every_use(uow):
@@ -265,13 +273,14 @@ def test_a_private_key_is_sealed_at_rest(uow):
 PHONE = "13812345678"
 
 
-def send(hq, sms, *, at: datetime = NOW, address: str = ADDRESS, phone: str = PHONE):
-    return use_cases.send_owner_code(hq, OPTIONS, sms, phone=phone, address=address, now=at)
+def send(hq, sms, *, at: datetime | None = None, address: str = ADDRESS, phone: str = PHONE):
+    return use_cases.send_owner_code(hq, OPTIONS, sms, phone=phone, address=address,
+                                     now=at or NOW)
 
 
-def owner_sign_in(hq, code: str, *, at: datetime = NOW, address: str = ADDRESS):
+def owner_sign_in(hq, code: str, *, at: datetime | None = None, address: str = ADDRESS):
     return use_cases.owner_sign_in(hq, OPTIONS, phone=PHONE, code=code, address=address,
-                                   now=at)
+                                   now=at or NOW)
 
 
 def test_an_owner_signs_in_with_the_code_sent_to_their_phone(hq):
@@ -341,10 +350,10 @@ def test_owners_sign_in_at_headquarters_only(uow):
 
 # -- partners ----------------------------------------------------------------------------------
 
-def token(hq, client_id: str, secret: str, *, at: datetime = NOW,
+def token(hq, client_id: str, secret: str, *, at: datetime | None = None,
           grant_type: str = "client_credentials"):
     return use_cases.partner_token(hq, OPTIONS, grant_type=grant_type, client_id=client_id,
-                                   client_secret=secret, address=ADDRESS, now=at)
+                                   client_secret=secret, address=ADDRESS, now=at or NOW)
 
 
 def test_a_partner_gets_tokens_with_its_secret(hq):
