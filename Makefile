@@ -69,6 +69,7 @@ BI_ARGS ?=
 bench: install infra
 	$(BIN)/python bench/backbone.py $(ARGS)
 	$(BIN)/python bench/site_api.py $(ARGS)
+	$(BIN)/python bench/partners.py $(ARGS)
 	$(BIN)/python bench/bi.py $(BI_ARGS)
 
 lint: install
@@ -83,9 +84,9 @@ run-site: install infra
 	$(BIN)/aftersales --config deploy/local/site-$(SITE).yaml run booking workorder parts identity
 
 run-hq: install infra
-	$(BIN)/aftersales broker setup --vhost hq --services crm,notify,bi,identity
-	$(BIN)/aftersales --config deploy/local/hq.yaml db upgrade crm notify bi identity
-	$(BIN)/aftersales --config deploy/local/hq.yaml run crm notify bi identity
+	$(BIN)/aftersales broker setup --vhost hq --services crm,notify,bi,partners,identity
+	$(BIN)/aftersales --config deploy/local/hq.yaml db upgrade crm notify bi partners identity
+	$(BIN)/aftersales --config deploy/local/hq.yaml run crm notify bi partners identity
 
 # Site → headquarters shovels (deploy/local/uplinks.yaml); run after `broker setup` of each vhost.
 link: install infra

@@ -14,13 +14,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import kombu
+import kombu.serialization
 from nameko.standalone.events import get_event_exchange
 
 from chassis.broker_names import DEAD_LETTER_EXCHANGE, dead_letter_queue_name
+from contracts import wire
 
 log = logging.getLogger(__name__)
 
 PERSISTENT = 2
+
+# Events travel as structured-mode CloudEvents (`application/cloudevents+json`), which kombu
+# does not know: registered as JSON under the name "cloudevents", `message.decode()` reads
+# them, and a kombu or nameko consumer that lists "cloudevents" in its accepted content
+# (nameko: ACCEPT: [json, cloudevents]) takes them. Our own consumer parses the body itself.
+kombu.serialization.register(
+    "cloudevents", encoder=lambda envelope: wire.encode(envelope).decode(wire.CONTENT_ENCODING),
+    decoder=wire.decode, content_type=wire.CONTENT_TYPE, content_encoding=wire.CONTENT_ENCODING)
 
 
 class PublishError(Exception):
@@ -66,7 +76,8 @@ class OutgoingMessage:
     body: bytes
     message_id: str
     headers: Mapping[str, Any] = field(default_factory=dict)
-    content_type: str = "application/json"
+    # What the platform publishes on an events exchange is a CloudEvent; others say theirs.
+    content_type: str = wire.CONTENT_TYPE
     # Declared (idempotently) before the first publish to it; "" is the default exchange.
     exchange_type: str = "topic"
 

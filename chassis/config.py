@@ -101,6 +101,9 @@ class Settings:
             "WEB_SERVER_ADDRESS": f"{self.http_host}:{self.http_port}",
             "max_workers": self.max_workers,
             "serializer": "json",
+            # Events are structured-mode CloudEvents (chassis.broker registers the type), so a
+            # stock nameko @event_handler takes them as our own consumers do.
+            "ACCEPT": ["json", "cloudevents"],
             # A service's events exchange must outlive its producer: consumers bind to it.
             "AUTO_DELETE_EVENT_EXCHANGES": False,
             "AFTERSALES": self,

@@ -20,7 +20,6 @@ exchange, like nameko's `@event_handler`, with these differences:
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -47,7 +46,7 @@ from chassis.broker import (
 )
 from chassis.db import find_database
 from chassis.logs import log_context
-from contracts import ContractViolation, EventContract, validate_event
+from contracts import ContractViolation, EventContract, validate_event, wire
 
 log = logging.getLogger(__name__)
 
@@ -321,10 +320,11 @@ class EventConsumer(SharedExtension, ProviderCollector):
                 log.debug("error closing consumer connection", exc_info=True)
 
     def _received(self, provider: EventEntrypoint, message: kombu.Message) -> None:
+        # The body itself, whatever the content type says: `application/cloudevents+json` as
+        # published since contracts 1.1, and `application/json` from before (still in queues
+        # and dead-letter queues after an upgrade) are the same JSON document.
         try:
-            envelope = json.loads(message.body)
-            if not isinstance(envelope, dict):
-                raise ValueError("the message body is not a JSON object")
+            envelope = wire.decode(message.body)
         except ValueError as exc:
             self._dead_letter(provider, message, MALFORMED, str(exc), attempts=0)
             return

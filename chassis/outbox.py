@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from chassis import metrics
 from chassis.broker import ConfirmingPublisher, OutgoingMessage
 from chassis.db import find_database
-from contracts import EventContract, new_event
+from contracts import EventContract, new_event, wire
 
 log = logging.getLogger(__name__)
 
@@ -172,9 +172,12 @@ class OutboxRelay:
                 .where(pending).order_by(self.outbox.c.id).limit(self.batch_size)).all()
             if not rows:
                 return 0
+            # Structured-mode CloudEvents: the content type tells a CloudEvents binding (the
+            # SDKs' AMQP and RabbitMQ ones) that the body is the whole event, attributes and all.
             self.publisher.publish(
                 OutgoingMessage(exchange=row.exchange, routing_key=row.routing_key,
-                                body=row.payload.encode("utf-8"), message_id=row.event_id,
+                                body=row.payload.encode(wire.CONTENT_ENCODING),
+                                message_id=row.event_id, content_type=wire.CONTENT_TYPE,
                                 headers={"nameko.correlation_id": row.correlation_id})
                 for row in rows)
             # If we die here the rows are published again on restart: consumers' inboxes

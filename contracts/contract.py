@@ -59,6 +59,11 @@ class EventContract:
         return f"schemas/{self.name}.v{self.version}.json"
 
     @property
+    def partner_file(self) -> str:
+        """The partner view: the schema without the personal fields (contracts.personal)."""
+        return f"partner/{self.name}.v{self.version}.json"
+
+    @property
     def example_file(self) -> str:
         return f"examples/{self.name}.v{self.version}.json"
 

@@ -1,6 +1,6 @@
 """Generate the published files from the marshmallow schemas.
 
-    python -m contracts.export            write schemas/*.json and asyncapi.yaml
+    python -m contracts.export            write schemas/*.json, partner/*.json, asyncapi.yaml
     python -m contracts.export --check    exit 1, listing files that differ (CI)
     python -m contracts.export --release  also copy schemas not yet in released/
 
@@ -21,15 +21,21 @@ from typing import Any
 import yaml
 from marshmallow import Schema, fields, validate
 
-from . import __version__
+from . import __version__, personal
 from .contract import EventContract
 from .envelope import envelope_schema
 from .fields import Pattern, Rule, StrictBoolean, StrictInteger
 from .registry import CONTRACTS
+from .wire import CONTENT_ENCODING, CONTENT_TYPE
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 ASYNCAPI_FILE = "asyncapi.yaml"
+# AsyncAPI 2.x tools check a payload in the formats their parser knows: AsyncAPI's own schema
+# (a superset of draft-07) and JSON Schema draft-07 (also 04 and 06). A draft 2020-12 payload
+# they leave unchecked, so the AsyncAPI document carries each envelope schema in draft-07.
+DRAFT_07_DIALECT = "http://json-schema.org/draft-07/schema#"
+ASYNCAPI_SCHEMA_FORMAT = "application/schema+json;version=draft-07"
 
 
 # -- marshmallow -> JSON Schema -----------------------------------------------------------------
@@ -137,6 +143,55 @@ def json_schema_for(contract: EventContract) -> dict[str, Any]:
     }
 
 
+def partner_schema_for(contract: EventContract) -> dict[str, Any] | None:
+    """The partner view of one event type (`contracts.personal.partner_view`); None for a type
+    whose subject is a customer id, which no partner gets."""
+    if personal.subject_is_personal(contract.type):
+        return None
+    return personal.partner_view(contract.type, json_schema_for(contract))
+
+
+# -- draft 2020-12 -> draft-07 ----------------------------------------------------------------
+
+# Keywords whose value is a map of names to subschemas, or one subschema, or a list of them.
+_SCHEMA_MAPS = ("properties", "patternProperties")
+_SUBSCHEMAS = ("items", "additionalProperties", "not", "if", "then", "else", "contains",
+               "propertyNames")
+_SCHEMA_LISTS = ("allOf", "anyOf", "oneOf")
+# 2020-12 keywords draft-07 lacks. None is used today; a schema that starts using one fails
+# the export, rather than publishing a draft-07 document that means something else.
+_NOT_IN_DRAFT_07 = frozenset({"$defs", "$anchor", "$dynamicRef", "$dynamicAnchor",
+                              "$vocabulary", "prefixItems", "unevaluatedProperties",
+                              "unevaluatedItems", "dependentSchemas", "minContains",
+                              "maxContains"})
+
+
+def draft_07(schema: Any) -> Any:
+    """The same schema in JSON Schema draft-07: ``$schema`` says so and ``dependentRequired``
+    is written as draft-07's ``dependencies`` (same meaning for lists of names). Everything
+    else our schemas use (``const``, ``if``/``then``, ``format``, ``$comment``) is draft-07
+    already."""
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in _NOT_IN_DRAFT_07:
+            raise TypeError(f"no draft-07 form for {key!r}")
+        if key == "$schema":
+            out[key] = DRAFT_07_DIALECT
+        elif key == "dependentRequired":
+            out["dependencies"] = dict(value)
+        elif key in _SCHEMA_MAPS:
+            out[key] = {name: draft_07(sub) for name, sub in value.items()}
+        elif key in _SUBSCHEMAS:
+            out[key] = draft_07(value)
+        elif key in _SCHEMA_LISTS:
+            out[key] = [draft_07(sub) for sub in value]
+        else:
+            out[key] = value
+    return out
+
+
 # -- AsyncAPI ---------------------------------------------------------------------------------
 
 
@@ -169,11 +224,12 @@ def _channel(contract: EventContract) -> dict[str, Any]:
             "summary": contract.summary,
             "tags": [{"name": contract.producer}],
             "message": {
+                "messageId": contract.type,
                 "name": contract.type,
                 "title": f"{contract.name} v{contract.version}",
                 "summary": contract.summary,
-                "contentType": "application/cloudevents+json",
-                "schemaFormat": "application/schema+json;version=draft-2020-12",
+                "contentType": CONTENT_TYPE,
+                "schemaFormat": ASYNCAPI_SCHEMA_FORMAT,
                 "correlationId": {
                     "description": "Appointment or repair order id the event belongs to.",
                     "location": "$message.payload#/correlationid",
@@ -186,12 +242,14 @@ def _channel(contract: EventContract) -> dict[str, Any]:
                 },
                 "bindings": {
                     "amqp": {
-                        "contentEncoding": "utf-8",
+                        "contentEncoding": CONTENT_ENCODING,
                         "messageType": contract.type,
                         "bindingVersion": "0.2.0",
                     }
                 },
-                "payload": {"$ref": f"./{contract.schema_file}"},
+                # Inline rather than a $ref to schemas/: the document stands alone (a tool
+                # given only this file checks every payload), and schemas/ stays 2020-12.
+                "payload": draft_07(json_schema_for(contract)),
             },
         },
     }
@@ -207,13 +265,18 @@ def asyncapi_document() -> dict[str, Any]:
             "version": __version__,
             "description": (
                 "Events published by the dealer-site services (booking, workorder, parts) and "
-                "the headquarters services (crm). Every message is a CloudEvents 1.0 envelope "
-                "in structured JSON mode. Each service publishes to its own topic exchange "
-                "<service>.events with the event type as routing key; an incompatible change "
-                "is published under a new type (...v2) alongside the old one."
+                "the headquarters services (crm, notify). Every message is a CloudEvents 1.0 "
+                "envelope in structured JSON mode. Each service publishes to its own topic "
+                "exchange <service>.events with the event type as routing key; an incompatible "
+                "change is published under a new type (...v2) alongside the old one."
             ),
+            "license": {"name": "Apache-2.0", "url": "https://www.apache.org/licenses/LICENSE-2.0"},
         },
-        "defaultContentType": "application/cloudevents+json",
+        "tags": [
+            {"name": producer, "description": f"Events of the {producer} service."}
+            for producer in sorted({c.producer for c in contracts})
+        ],
+        "defaultContentType": CONTENT_TYPE,
         "servers": {
             "dealer-site": {
                 "url": "{host}:5672",
@@ -251,6 +314,10 @@ def render_yaml(document: Any) -> str:
 def generated_files() -> dict[str, str]:
     """Path relative to the package dir -> exact file content."""
     files = {c.schema_file: render_json(json_schema_for(c)) for c in CONTRACTS.values()}
+    for contract in CONTRACTS.values():
+        partner_view = partner_schema_for(contract)
+        if partner_view is not None:
+            files[contract.partner_file] = render_json(partner_view)
     files[ASYNCAPI_FILE] = render_yaml(asyncapi_document())
     return dict(sorted(files.items()))
 
@@ -265,9 +332,10 @@ def stale_files(base: Path | None = None) -> list[str]:
         if not (base / rel).is_file() or (base / rel).read_text(encoding="utf-8") != text
     ]
     out += [
-        f"schemas/{p.name}"
-        for p in sorted((base / "schemas").glob("*.json"))
-        if f"schemas/{p.name}" not in expected
+        f"{folder}/{p.name}"
+        for folder in ("schemas", "partner")
+        for p in sorted((base / folder).glob("*.json"))
+        if f"{folder}/{p.name}" not in expected
     ]
     return sorted(out)
 

@@ -339,6 +339,14 @@ class QuoteIssuedData(ContractSchema):
     currency = f.choice(CURRENCIES)
     issued_by = f.ident(description="Service advisor who sent the quote.")
     issued_at = f.timestamp()
+    quote_url = f.https_url(
+        required=False,
+        description="The owner's page for deciding this round, with the site's signed, "
+        "expiring grant in it (GET/POST /quote-links/<grant> at the site's workorder): it "
+        "decides this round only, and is refused once the round is decided or superseded. "
+        "A credential for the owner's message: notify sends it; nobody stores, logs or "
+        "forwards it. Absent when the site has no owner portal.",
+    )
 
 
 class QualityCheckCompletedData(ContractSchema):

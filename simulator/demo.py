@@ -1,15 +1,17 @@
 """`make demo`: headquarters and dealer sites trading through a working day.
 
-It starts headquarters (crm, notify, bi) and N dealer sites (booking, workorder, parts), each
-as its own `aftersales run` process with its own vhost and databases, joined by the broker
-links (shovels) of `chassis.uplink`. A traffic simulator then plays the sites' working days
-through the services' HTTP APIs, headquarters follows up with surveys, and the demo prints a
-KPI summary with the URLs of the dashboard and of one owner's repair-order page.
+It starts headquarters (crm, notify, bi, identity, partners) and N dealer sites (booking,
+workorder, parts, identity), each as its own `aftersales run` process with its own vhost and
+databases, joined by the broker links (shovels) of `chassis.uplink`. A traffic simulator then
+plays the sites' working days through the services' HTTP APIs, headquarters follows up with
+surveys, and the demo prints a KPI summary with the URLs of the dashboard and of one owner's
+repair-order page.
 
 On the local RabbitMQ and PostgreSQL when both answer; otherwise embedded mode (kombu's
 in-memory broker and SQLite files, every service in this process, the same code), and it
 says so. `--once` exits after the summary; otherwise it serves until Ctrl-C, then stops every
-process it started.
+process it started. `--partner-url URL` adds a demo partner whose webhooks go to URL (its
+signing secret is printed; the summary waits until every delivery succeeded or was given up).
 """
 
 from __future__ import annotations
@@ -39,10 +41,14 @@ from chassis.logs import configure_logging  # noqa: E402
 from chassis.runner import service_class  # noqa: E402
 from simulator import topology  # noqa: E402
 from simulator.sign_in import SignedInPeople  # noqa: E402
-from simulator.topology import IDENTITY, Stack, Topology  # noqa: E402
+from simulator.topology import IDENTITY, PARTNERS, Stack, Topology  # noqa: E402
 from simulator.traffic import HeadquartersEndpoints, SiteEndpoints, run_days, seed_site  # noqa: E402
 
 REGIONS = ["EAST", "NORTH", "SOUTH", "WEST", "CENTRAL"]
+# What `--partner-url`'s demo partner is entitled to, of every dealer (no owner consented to
+# it: the personal fields of each are removed).
+PARTNER_EVENTS = ("InspectionUploaded", "QuoteApproved", "PartIssued", "VehicleDelivered",
+                  "RecallCampaignPublished")
 SUMMARY_KPIS = ["ro_count", "ros_delivered", "revenue", "quote_approval_rate",
                 "appointment_show_rate", "parts_fill_rate", "qc_rework_rate",
                 "on_time_delivery", "csi", "nps", "hours_per_ro"]
@@ -78,7 +84,8 @@ def progress(done: int, total: int, label: str) -> None:
 
 def run(dealers: int = 2, days: int = 1, once: bool = False, force_embedded: bool = False,
         workdir: Path = Path("var/demo"), base_port: int = 8000, seed: int = 7,
-        bookings_per_day: tuple[int, int] = (15, 25), prefix: str = "demo") -> dict[str, Any]:
+        bookings_per_day: tuple[int, int] = (15, 25), prefix: str = "demo",
+        partner_url: str | None = None) -> dict[str, Any]:
     reason = "embedded mode was asked for" if force_embedded else real_components_reachable()
     embedded = reason is not None
     workdir = workdir.resolve()
@@ -93,7 +100,7 @@ def run(dealers: int = 2, days: int = 1, once: bool = False, force_embedded: boo
     try:
         topology.start(topo)
         print(f"demo: started {', '.join(s.name for s in topo.stacks)}; logs in {workdir}/logs")
-        summary = _trade(topo, days, seed, bookings_per_day, embedded)
+        summary = _trade(topo, days, seed, bookings_per_day, embedded, partner_url)
         if not once:
             print("demo: serving; press Ctrl-C to stop")
             stopping = eventlet.event.Event()
@@ -107,8 +114,9 @@ def run(dealers: int = 2, days: int = 1, once: bool = False, force_embedded: boo
 
 
 def _trade(topo: Topology, days: int, seed: int, bookings_per_day: tuple[int, int],
-           embedded: bool) -> dict[str, Any]:
+           embedded: bool, partner_url: str | None = None) -> dict[str, Any]:
     people = signed_in_people(topo)
+    partner = _connect_partner(topo, people, partner_url) if partner_url else None
     sites = [SiteEndpoints(s.name, s.url("booking"), s.url("workorder"), s.url("parts"))
              for s in topo.sites]
     hq = HeadquartersEndpoints(*(topo.headquarters.url(s) for s in ("crm", "notify", "bi")))
@@ -121,6 +129,7 @@ def _trade(topo: Topology, days: int, seed: int, bookings_per_day: tuple[int, in
     report = run_days(sites, hq, people, days, seed=seed, progress=progress,
                       bookings_per_day=bookings_per_day)
     _wait_for_headquarters(topo)
+    delivered = _wait_for_partner(topo, partner) if partner else None
     first, last = date.fromisoformat(report.days[0]), date.fromisoformat(report.days[-1])
     analyst = people.headers(Role.OEM_ANALYST, "demo-analyst", None)
     # From the first booking (today) to a week after the last day: surveys come later.
@@ -146,6 +155,7 @@ def _trade(topo: Topology, days: int, seed: int, bookings_per_day: tuple[int, in
                      f"#token={token}",
         "owner_repair_order_link": report.owner_link,
         "seconds": traded["seconds"],
+        **({"partner": delivered} if delivered is not None else {}),
     }
     _print_summary(summary, per_dealer)
     return summary
@@ -168,6 +178,62 @@ def _wait_for_headquarters(topo: Topology, timeout: float = 120.0) -> None:
                   f"{timeout:.0f}s; the summary shows what arrived")
             return
         eventlet.sleep(0.5)
+
+
+def _connect_partner(topo: Topology, people: SignedInPeople, url: str) -> dict[str, str]:
+    """A demo partner: a client at headquarters' identity, entitled at partners to
+    PARTNER_EVENTS of every dealer, with `url` as its webhook endpoint (private addresses
+    are allowed in the demo's settings). Prints the endpoint's signing secret."""
+    operator = people.headers(Role.OPERATOR, "ops-sim", None)
+    hq = topo.headquarters
+    client = requests.post(f"{hq.url(IDENTITY)}/partners", headers=operator, timeout=10,
+                           json={"name": "Demo partner"})
+    client.raise_for_status()
+    partner = requests.post(f"{hq.url(PARTNERS)}/partners", headers=operator, timeout=10, json={
+        "partner_id": "demo-partner", "name": "Demo partner",
+        "client_id": client.json()["client_id"],
+        "entitlements": {"event_types": list(PARTNER_EVENTS)}})
+    partner.raise_for_status()
+    endpoint = requests.post(f"{hq.url(PARTNERS)}/partners/demo-partner/endpoints",
+                             headers=operator, timeout=10, json={"url": url})
+    if endpoint.status_code != 201:
+        raise SystemExit(f"demo: --partner-url {url}: {endpoint.json().get('message')}")
+    print(f"Partner signing secret: {endpoint.json()['secret']}")
+    return {"partner_id": "demo-partner", "endpoint_id": endpoint.json()["endpoint_id"],
+            "url": url}
+
+
+def _wait_for_partner(topo: Topology, partner: dict[str, str],
+                      timeout: float = 900.0) -> dict[str, Any]:
+    """Until partners has taken every PARTNER_EVENTS event the sites and crm published, and
+    every delivery to the demo partner was delivered or given up on (the demo's retries last
+    about two minutes)."""
+    from contracts import contract_for
+
+    wanted = {contract_for(name).type for name in PARTNER_EVENTS}
+    partners_db = topo.headquarters.databases[PARTNERS]
+    producers = [url for stack in topo.stacks for service, url in stack.databases.items()
+                 if service not in (PARTNERS, "bi")]
+    deadline = time.monotonic() + timeout
+    where = f"endpoint_id = '{partner['endpoint_id']}'"
+    while True:
+        published = sum(_count(url, "outbox", wanted) for url in producers)
+        taken = _count(partners_db, "inbox", wanted)
+        settled = count_rows(partners_db, "deliveries",
+                             f"{where} AND status IN ('DELIVERED', 'FAILED')")
+        made = count_rows(partners_db, "deliveries", where)
+        progress(min(settled, made), max(made, 1) if taken >= published else made + 1,
+                 f"deliveries to {partner['url']}")
+        if taken >= published and settled >= made:
+            break
+        if time.monotonic() > deadline:
+            print(f"\ndemo: {made - settled} deliveries to the partner still open after "
+                  f"{timeout:.0f}s")
+            break
+        eventlet.sleep(0.5)
+    return {"url": partner["url"], "endpoint_id": partner["endpoint_id"],
+            "delivered": count_rows(partners_db, "deliveries", f"{where} AND status = 'DELIVERED'"),
+            "failed": count_rows(partners_db, "deliveries", f"{where} AND status = 'FAILED'")}
 
 
 def _count(url: str, table: str, event_types: set[str] | None = None) -> int:
@@ -216,6 +282,10 @@ def _print_summary(summary: dict[str, Any], per_dealer: dict[str, dict[str, Any]
         print(" | ".join([f"{kpi:>24}", *(f"{'—' if v is None else v!s:>10}" for v in values)]))
     print(f"\nHeadquarters dashboard: {summary['dashboard']}")
     print(f"An owner's repair order: {summary['owner_repair_order_link']}")
+    if "partner" in summary:
+        partner = summary["partner"]
+        print(f"Partner webhooks to {partner['url']}: {partner['delivered']} delivered, "
+              f"{partner['failed']} failed")
     print(json.dumps(summary, ensure_ascii=False, default=str))
 
 
@@ -228,14 +298,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--embedded", action="store_true", help="force embedded mode")
     parser.add_argument("--workdir", type=Path, default=Path("var/demo"))
     parser.add_argument("--base-port", type=int, default=8000,
-                        help="headquarters on +1..3, site N on +100·N+1..3; 0 = free ports")
+                        help="headquarters on +1..5, site N on +100·N+1..4; 0 = free ports")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--partner-url", help="a webhook receiver: a demo partner entitled "
+                        "to " + ", ".join(PARTNER_EVENTS) + " of every dealer gets them there "
+                        "(signed; its secret is printed), and the summary waits for them")
     args = parser.parse_args(argv)
     if not 1 <= args.dealers <= 50 or not 1 <= args.days <= 30:
         parser.error("--dealers must be 1-50 and --days 1-30")
     configure_logging("WARNING")
     run(args.dealers, args.days, args.once, args.embedded, args.workdir, args.base_port,
-        args.seed)
+        args.seed, partner_url=args.partner_url)
     return 0
 
 

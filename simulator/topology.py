@@ -34,11 +34,15 @@ POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:5432"
 SITE_SERVICES = ("booking", "workorder", "parts")  # what a site publishes over its link
 HQ_SERVICES = ("crm", "notify", "bi")
 IDENTITY = "identity"  # every stack has its own, the issuer of its people's tokens
+PARTNERS = "partners"  # headquarters: franchise shops' webhooks and feed (after identity's port)
+# The demo's partner hears of a failure within minutes, not the day production retries last,
+# so `--partner-url` can wait for every delivery to succeed or be given up on.
+DEMO_RETRY_SECONDS = [1, 2, 4, 8, 15, 30, 60]
 
 
 @dataclass
 class Stack:
-    """One process's worth of services: a dealer site's three, or headquarters' three."""
+    """One process's worth of services: a dealer site's, or headquarters'."""
 
     name: str                       # "D001" or "HQ"
     vhost: str
@@ -84,14 +88,14 @@ class Topology:
 def plan(dealers: int, workdir: Path, base_port: int = 8000, embedded: bool = False,
          prefix: str = "demo") -> Topology:
     """Vhosts `demo-hq` and `demo-site-D00N`, databases `demo_*` (`prefix` in place of
-    "demo"), ports from `base_port` (headquarters +1..3, site N +100·N+1..3; 0 takes free
+    "demo"), ports from `base_port` (headquarters +1..5, site N +100·N+1..4; 0 takes free
     ports). Embedded: the same vhosts on the in-memory broker and SQLite files in `workdir`."""
     workdir.mkdir(parents=True, exist_ok=True)
 
     def port(offset: int) -> int:
         return base_port + offset if base_port else free_port()
 
-    hq_services = (*HQ_SERVICES, IDENTITY)
+    hq_services = (*HQ_SERVICES, IDENTITY, PARTNERS)
     site_services = (*SITE_SERVICES, IDENTITY)
     hq_ports = {s: port(i + 1) for i, s in enumerate(hq_services)}
     hq_issuer = f"http://127.0.0.1:{hq_ports[IDENTITY]}"
@@ -133,6 +137,9 @@ def _stack(name: str, vhost: str, services: tuple[str, ...], template: Path, wor
             sink = str(workdir / "notify-outbox.jsonl")
             section["channels"] = {channel: {"adapter": "file", "path": sink}
                                    for channel in ("sms", "email", "wechat", "push")}
+        if service == PARTNERS:  # a receiver on this machine: private endpoints allowed
+            section.update(allow_private_endpoints=True,
+                           retry_schedule_seconds=DEMO_RETRY_SECONDS)
     path = workdir / f"{name.lower()}.yaml"  # e.g. var/demo/d001.yaml
     path.write_text("# Written by the demo from deploy/local; regenerated on every run.\n"
                     + yaml.safe_dump(config, allow_unicode=True, sort_keys=False),

@@ -8,7 +8,7 @@
 set -eu
 
 aftersales broker setup --admin-url http://guest:guest@rabbitmq-hq:15672 \
-    --vhost hq --services crm,notify,bi
+    --vhost hq --services crm,notify,bi,partners
 for site in D001 D002; do
     host=rabbitmq-$(echo "$site" | tr 'A-Z' 'a-z')
     aftersales broker setup --admin-url "http://guest:guest@$host:15672" \
@@ -17,7 +17,7 @@ done
 
 aftersales uplink --file /etc/aftersales/uplinks.yaml setup
 
-aftersales --config /etc/aftersales/headquarters.yaml db upgrade crm notify bi identity
+aftersales --config /etc/aftersales/headquarters.yaml db upgrade crm notify bi partners identity
 for site in D001 D002; do
     aftersales --config "/etc/aftersales/site-$site.yaml" db upgrade booking workorder parts identity
 done

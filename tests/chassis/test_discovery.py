@@ -66,17 +66,24 @@ def installed(monkeypatch):
 
 def test_the_installed_services_say_where_they_run():
     assert registry.services_on(SITE) == ["booking", "parts", "workorder"]
-    assert registry.services_on(HEADQUARTERS) == ["bi", "crm", "notify"]
+    assert registry.services_on(HEADQUARTERS) == ["bi", "crm", "notify", "partners"]
     # identity runs in every stack, each for its own people: nothing of it crosses the links.
     assert registry.stack_of("identity") == EVERY
     assert registry.services_running_on(SITE) == ["booking", "identity", "parts", "workorder"]
-    assert registry.services_running_on(HEADQUARTERS) == ["bi", "crm", "identity", "notify"]
+    assert registry.services_running_on(HEADQUARTERS) == ["bi", "crm", "identity", "notify",
+                                                          "partners"]
     assert registry.downlink_events() == {"crm": ("aftersales.RecallCampaignPublished.v1",)}
     assert registry.operator_commands() == {
         "rebuild": {"bi": "bi.rebuild:main"},
         "create-user": {"identity": "identity.commands:create_user"},
         "rotate-keys": {"identity": "identity.commands:rotate_keys"},
-        "retire-keys": {"identity": "identity.commands:retire_keys"}}
+        "retire-keys": {"identity": "identity.commands:retire_keys"},
+        "register-partner": {"partners": "partners.commands:register_partner"},
+        "add-endpoint": {"partners": "partners.commands:add_endpoint"},
+        "rotate-secret": {"partners": "partners.commands:rotate_secret"},
+        "enable-endpoint": {"partners": "partners.commands:enable_endpoint"},
+        "replay": {"partners": "partners.commands:replay"},
+        "partners": {"partners": "partners.commands:list_partners"}}
 
 
 def test_a_service_of_every_stack_takes_its_stack_from_its_settings():

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 import yaml
-from jsonschema import Draft202012Validator
+from jsonschema import Draft7Validator, Draft202012Validator
 
 from contracts import CONTRACTS, export
+from tests.contract.test_contract_invalid_events import REJECTED
 
 ALL = sorted(CONTRACTS.values(), key=lambda c: c.type)
 IDS = [c.type for c in ALL]
@@ -138,7 +141,81 @@ def test_asyncapi_channel_routes_like_the_contract(contract, asyncapi, package_d
     message = channel["subscribe"]["message"]
     assert message["contentType"] == "application/cloudevents+json"
     assert message["bindings"]["amqp"]["messageType"] == contract.type
-    ref = message["payload"]["$ref"]
-    assert ref == f"./{contract.schema_file}"
-    payload = json.loads((package_dir / ref).read_text(encoding="utf-8"))
-    assert payload["properties"]["type"]["const"] == contract.type
+    assert message["messageId"] == contract.type
+    assert message["payload"]["properties"]["type"]["const"] == contract.type
+
+
+# AsyncAPI tools (the parser, Studio, the generators) check payloads in AsyncAPI's own schema
+# format or JSON Schema draft-07/06/04; a draft 2020-12 payload they report as "no schema parser
+# registered" and leave unchecked. So the document carries each envelope schema in draft-07.
+
+ASYNCAPI_2_6_0 = json.loads(
+    (Path(__file__).parent / "asyncapi-2.6.0" / "schema.json").read_text(encoding="utf-8"))
+DRAFT_2020_12_ONLY = {"$defs", "$anchor", "$dynamicRef", "$dynamicAnchor", "$vocabulary",
+                      "prefixItems", "unevaluatedProperties", "unevaluatedItems",
+                      "dependentSchemas", "dependentRequired", "minContains", "maxContains"}
+
+
+def keywords(node) -> set[str]:
+    """Every keyword used anywhere in a schema (property names excluded)."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        for key, value in node.items():
+            found.add(key)
+            if key == "properties":
+                for sub in value.values():
+                    found |= keywords(sub)
+            else:
+                found |= keywords(value)
+    elif isinstance(node, list):
+        for item in node:
+            found |= keywords(item)
+    return found
+
+
+def test_the_document_is_a_valid_asyncapi_2_6_0_document(asyncapi):
+    errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message[:200]}"
+              for e in Draft7Validator(ASYNCAPI_2_6_0).iter_errors(asyncapi)]
+    assert not errors, errors
+
+
+def test_the_asyncapi_check_looks_into_the_payloads(asyncapi):
+    # The same check, on a copy whose payload breaks draft-07: it must fail, or the test above
+    # proves nothing about the payloads.
+    broken = copy.deepcopy(asyncapi)
+    message = broken["channels"]["aftersales.StockLow.v1"]["subscribe"]["message"]
+    message["payload"]["properties"]["sequence"]["minimum"] = "one"
+    assert list(Draft7Validator(ASYNCAPI_2_6_0).iter_errors(broken))
+
+
+@pytest.mark.parametrize("contract", ALL, ids=IDS)
+def test_asyncapi_payloads_are_draft_07_schemas_of_the_envelope(contract, asyncapi):
+    message = asyncapi["channels"][contract.type]["subscribe"]["message"]
+    assert message["schemaFormat"] == "application/schema+json;version=draft-07"
+    payload = message["payload"]
+    Draft7Validator.check_schema(payload)
+    assert payload["$schema"] == "http://json-schema.org/draft-07/schema#"
+    assert not keywords(payload) & DRAFT_2020_12_ONLY
+    assert payload == export.draft_07(export.json_schema_for(contract))
+
+
+@pytest.mark.parametrize("contract", ALL, ids=IDS)
+def test_a_draft_07_validator_accepts_every_example(contract, asyncapi, example_of):
+    payload = asyncapi["channels"][contract.type]["subscribe"]["message"]["payload"]
+    Draft7Validator(payload).validate(example_of(contract))
+
+
+@pytest.mark.parametrize("case", REJECTED, ids=[c.id for c in REJECTED])
+def test_a_draft_07_validator_rejects_what_the_package_rejects(case, asyncapi, example_of):
+    # "price without currency" is dependentRequired in 2020-12, dependencies in draft-07.
+    envelope = example_of(case.contract)
+    case.mutate(envelope)
+    payload = asyncapi["channels"][case.contract.type]["subscribe"]["message"]["payload"]
+    assert list(Draft7Validator(payload).iter_errors(envelope))
+
+
+def test_a_keyword_without_a_draft_07_form_stops_the_export():
+    with pytest.raises(TypeError):
+        export.draft_07({"type": "object", "unevaluatedProperties": False})
+    assert export.draft_07({"dependentRequired": {"unit_price": ["currency"]}}) == {
+        "dependencies": {"unit_price": ["currency"]}}

@@ -95,6 +95,10 @@ def test_public_api_is_exported():
         "validate_event",
         "ContractViolation",
         "events",
+        # Standard Webhooks, for the partners service and for partners (contracts.webhooks)
+        "sign_webhook",
+        "verify_webhook",
+        "WebhookVerificationError",
     }
 
 

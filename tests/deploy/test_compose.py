@@ -236,11 +236,11 @@ def test_setup_prepares_every_vhost_the_uplinks_and_every_database():
     mounted = dict((t, s) for s, t in mounts(setup))
     script = (ROOT / mounted["/etc/aftersales/setup.sh"]).read_text(encoding="utf-8")
     assert setup["entrypoint"][-1] == "/etc/aftersales/setup.sh"
-    assert "--vhost hq --services crm,notify,bi" in script
+    assert "--vhost hq --services crm,notify,bi,partners" in script
     assert '--vhost "site-$site" --services booking,workorder,parts' in script
     assert "for site in D001 D002" in script
     assert "uplink --file /etc/aftersales/uplinks.yaml setup" in script
-    assert "headquarters.yaml db upgrade crm notify bi identity" in script
+    assert "headquarters.yaml db upgrade crm notify bi partners identity" in script
     assert 'site-$site.yaml" db upgrade booking workorder parts identity' in script
     # Every file the script names is mounted where it names it.
     for path in re.findall(r"/etc/aftersales/[\w.-]+\.yaml", script):

@@ -7,6 +7,7 @@ when it is on PATH.
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 import shutil
@@ -18,7 +19,7 @@ import pytest
 import yaml
 from prometheus_client.metrics import MetricWrapperBase
 
-from chassis import metrics
+from chassis import metrics, registry
 from tests.deploy.topology import BROKERS, ROOT, app_containers, load_compose
 
 PROMETHEUS = ROOT / "deploy" / "prometheus"
@@ -44,6 +45,21 @@ RABBITMQ_METRICS = {
 METRIC = re.compile(r"\b(?:aftersales|rabbitmq)_[a-z0-9_]+\b")
 
 
+def _service_metric_modules() -> list[Any]:
+    """Each installed service's own `<service>.metrics` module (partners' deliveries), whose
+    metrics register in the chassis registry when imported."""
+    found = []
+    for name in registry.service_names():
+        try:
+            found.append(importlib.import_module(f"{name}.metrics"))
+        except ModuleNotFoundError:
+            continue
+    return found
+
+
+SERVICE_METRICS = _service_metric_modules()
+
+
 def platform_metrics() -> set[str]:
     """Every series name chassis.metrics exposes (counters as _total, histogram parts)."""
     names = set()
@@ -65,7 +81,8 @@ RABBITMQ_LABELS = {"vhost", "queue", "channel", "exchange"}
 
 def labels_of(name: str) -> set[str]:
     """The labels a series carries by the chassis' declaration (histograms add `le`)."""
-    declared = {wrapper._name: set(wrapper._labelnames) for wrapper in vars(metrics).values()
+    declared = {wrapper._name: set(wrapper._labelnames)
+                for module in (metrics, *SERVICE_METRICS) for wrapper in vars(module).values()
                 if isinstance(wrapper, MetricWrapperBase)}
     base = re.sub(r"_(total|bucket|sum|count)$", "", name)
     extra = {"le"} if name.endswith("_bucket") else set()

@@ -19,7 +19,7 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 IMAGE = "aftersales:local"
 
 SITE_SERVICES = ("booking", "workorder", "parts")
-HQ_SERVICES = ("crm", "notify", "bi")
+HQ_SERVICES = ("crm", "notify", "bi", "partners")
 # The issuer of a stack's tokens runs in every stack, headquarters and each site.
 IDENTITY = "identity"
 SITE_STACK = (*SITE_SERVICES, IDENTITY)

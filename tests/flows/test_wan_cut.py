@@ -38,6 +38,7 @@ from contracts.customer import customer_id_for
 from contracts.vin import check_digit
 from crm.service import CrmService
 from notify.service import NotifyService
+from partners.service import PartnersService
 from parts.service import PartsService
 from services.crm.tests.integration.crm_hq import CRM_EXTRA
 from services.workorder.tests.integration.site_client import LABOUR_BRAKES, PART_OIL, Site
@@ -88,7 +89,8 @@ def linked(database, vhost, broker_admin, services, tmp_path):
         "trust": trust_setting("headquarters", "HQ"), "services": {
             "bi": {"database_url": bi.database_url},
             "crm": {"database_url": crm.database_url},
-            "notify": {"database_url": service_database(database, NotifyService)}}}),
+            "notify": {"database_url": service_database(database, NotifyService)},
+            "partners": {"database_url": service_database(database, PartnersService)}}}),
         encoding="utf-8")
     assert aftersales(["uplink", "--file", str(files["uplinks"]), "setup"]) == 0
     yield site, {"bi": bi, "crm": crm}, uplink.load_uplinks(files["uplinks"]), files

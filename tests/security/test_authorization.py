@@ -104,6 +104,9 @@ POLICY: dict[tuple[str, str], set[str]] = {
     # The owner's inspection link: the signed token in the URL is the permission.
     ("workorder", "GET /inspection-reports/{token}"): PUBLIC,
     ("workorder", "GET /photos/{content_hash}"): PUBLIC,
+    # The owner's quote link: the site's signed grant in the URL decides that one round.
+    ("workorder", "GET /quote-links/{grant}"): PUBLIC,
+    ("workorder", "POST /quote-links/{grant}/approval"): PUBLIC,
 }
 for _service in ("booking", "workorder", "parts"):
     for _path in ("/health", "/ready", "/metrics", "/openapi.json"):

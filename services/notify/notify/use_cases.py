@@ -161,7 +161,8 @@ def quote_issued(uow: NotifyUnitOfWork, options: NotifySettings, event: Event, *
     ro_id = data["repair_order_id"]
     uow.site.merge_repair_order(repair_order_id=ro_id, dealer_code=event["dealercode"],
                                 sequence=event["sequence"], customer_id=data["customer_id"])
-    link = f"{options.owner_app_url}/repair-orders/{ro_id}/quote"
+    # The site's own signed link to decide this round, when it sent one; else the owner app.
+    link = data.get("quote_url") or f"{options.owner_app_url}/repair-orders/{ro_id}/quote"
     queue(uow, options, Kind.QUOTE_WAITING, event, f"{data['quote_id']}#{data['round']}",
           now=now, customer_id=data["customer_id"], repair_order_id=ro_id,
           params={"link": link, "amount": data["total"]})

@@ -405,6 +405,14 @@ class QuoteSchema(Schema):
     rounds = fields.List(fields.Nested(QuoteRoundSchema))
 
 
+class QuoteLinkSchema(QuoteSchema):
+    """The quote as the owner's signed link shows it: the one round it decides."""
+
+    quote_id = fields.String()
+    expires_at = fields.DateTime(metadata={
+        "description": "Until when the link holds; it is refused sooner once decided"})
+
+
 class TechnicianViewSchema(Schema):
     id = fields.String()
     name = fields.String()

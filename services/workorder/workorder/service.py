@@ -4,8 +4,6 @@ framework commits when the entrypoint returns, before the answer leaves."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from werkzeug.wrappers import Request, Response
 
 from chassis.consumer import handle_event
@@ -17,7 +15,7 @@ from chassis.outbox import Outbox
 from chassis.service import SITE, OwnSettings, PlatformService
 from chassis.unit_of_work import UnitOfWorkProvider
 from contracts import events
-from workorder import models, store
+from workorder import models, store, web
 from workorder import schemas as s
 from workorder import use_cases as uc
 from workorder.domain import inspection as insp
@@ -28,16 +26,7 @@ from workorder.settings import WorkorderSettings
 STAFF = {Role.ADVISOR, Role.TECHNICIAN, Role.QC_INSPECTOR, Role.CASHIER, Role.DEALER_MANAGER}
 STAFF_AND_OWNER = STAFF | {Role.OWNER}
 WORKSHOP = {Role.ADVISOR, Role.TECHNICIAN, Role.QC_INSPECTOR, Role.DEALER_MANAGER}
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _photo(body: bytes, content_type: str, sha256: str) -> Response:
-    return Response(body, content_type=content_type,
-                    headers={"Cache-Control": "private, max-age=86400",
-                             "X-Content-Type-Options": "nosniff", "ETag": f'"{sha256}"'})
+_now = web.now  # the clock every entrypoint reads
 
 
 class WorkorderService(PlatformService):
@@ -106,8 +95,7 @@ class WorkorderService(PlatformService):
     @http("GET", "/checklist-templates", roles=WORKSHOP,
           response=s.ChecklistTemplateListSchema, summary="Inspection checklist templates")
     def checklist_templates(self, request: Request) -> Response:
-        templates = uc.checklist_templates(self.uow)
-        return json_response(s.ChecklistTemplateListSchema().dump(templates))
+        return json_response(s.ChecklistTemplateListSchema().dump(uc.checklist_templates(self.uow)))
 
     @http("POST", "/repair-orders/<string:ro_id>/inspection",
           roles={Role.TECHNICIAN, Role.ADVISOR}, request=s.StartInspectionSchema,
@@ -160,9 +148,7 @@ class WorkorderService(PlatformService):
           summary="The owner's inspection report: the link's signed token is the permission")
     def inspection_report(self, request: Request, token: str) -> Response:
         report = uc.inspection_report(self.uow, token=token)
-        return json_response(s.InspectionReportSchema().dump(report),
-                             headers={"Cache-Control": "private, no-store",
-                                      "Referrer-Policy": "no-referrer"})
+        return web.private(s.InspectionReportSchema().dump(report))
 
     # -- photos --------------------------------------------------------------------------
 
@@ -180,14 +166,14 @@ class WorkorderService(PlatformService):
     @http("GET", "/repair-orders/<string:ro_id>/photos/<string:content_hash>",
           roles=STAFF_AND_OWNER, summary="A photo of this repair order")
     def get_photo(self, request: Request, ro_id: str, content_hash: str) -> Response:
-        return _photo(*uc.photo(self.uow, viewer=identity_of(request), ro_id=ro_id,
-                                sha256=content_hash), content_hash)
+        return web.photo(*uc.photo(self.uow, viewer=identity_of(request), ro_id=ro_id,
+                                   sha256=content_hash), content_hash)
 
     @http("GET", "/photos/<string:content_hash>", roles=PUBLIC, statuses=(403, 404),
           summary="A photo of an inspection report (?token= from the report link)")
     def get_report_photo(self, request: Request, content_hash: str) -> Response:
-        return _photo(*uc.report_photo(self.uow, token=request.args.get("token"),
-                                       sha256=content_hash), content_hash)
+        return web.photo(*uc.report_photo(self.uow, token=request.args.get("token"),
+                                          sha256=content_hash), content_hash)
 
     # -- quote ---------------------------------------------------------------------------
 
@@ -214,7 +200,9 @@ class WorkorderService(PlatformService):
           summary="Send the quote round to the owner, who approves or declines each line")
     def send_quote(self, request: Request, ro_id: str) -> Response:
         return json_response(s.QuoteSchema().dump(uc.send_quote(
-            self.uow, actor=identity_of(request), ro_id=ro_id, now=_now())))
+            self.uow, actor=identity_of(request), ro_id=ro_id,
+            owner_portal_url=self.options.owner_portal_url,
+            link_ttl_seconds=self.options.quote_link_ttl_seconds, now=_now())))
 
     @http("GET", "/repair-orders/<string:ro_id>/quote", roles=STAFF_AND_OWNER,
           response=s.QuoteSchema, summary="The quote: every round and line with its status")
@@ -230,9 +218,22 @@ class WorkorderService(PlatformService):
     def approve_quote(self, request: Request, ro_id: str) -> Response:
         payload = load_json(request, s.ApprovalSchema())
         return json_response(s.QuoteSchema().dump(uc.approve_quote(
-            self.uow, actor=identity_of(request), ro_id=ro_id, decisions=payload["decisions"],
-            approved_via=payload.get("approved_via"), signature=payload["signature"],
-            signed_from=request.remote_addr, now=_now())))
+            self.uow, actor=identity_of(request), ro_id=ro_id, **web.approval(payload, request),
+            now=_now())))
+
+    @http("GET", "/quote-links/<string:grant>", roles=PUBLIC, response=s.QuoteLinkSchema,
+          statuses=(404,), summary="The quote round the owner's signed link asks them to decide")
+    def quote_by_link(self, request: Request, grant: str) -> Response:
+        view = uc.quote_by_link(self.uow, token=grant, now=_now())
+        return web.private(s.QuoteLinkSchema().dump(view))
+
+    @http("POST", "/quote-links/<string:grant>/approval", roles=PUBLIC,
+          request=s.ApprovalSchema, response=s.QuoteLinkSchema, statuses=(404, 409),
+          summary="The owner decides each line and signs through their signed quote link")
+    def approve_quote_by_link(self, request: Request, grant: str) -> Response:
+        payload = load_json(request, s.ApprovalSchema())
+        return web.private(s.QuoteLinkSchema().dump(uc.approve_quote_by_link(
+            self.uow, token=grant, **web.approval(payload, request), now=_now())))
 
     @http("POST", "/repair-orders/<string:ro_id>/additional-work",
           roles={Role.ADVISOR, Role.TECHNICIAN}, response=s.RepairOrderSchema, statuses=(409,),

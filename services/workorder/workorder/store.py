@@ -26,7 +26,7 @@ from workorder import models as m
 from workorder.domain.reception import repair_order_number
 from workorder.domain.stages import OPEN_STAGES, Stage
 from workorder.domain.workshop import JobStatus, Technician
-from workorder.links import ReportLinks
+from workorder.links import OwnerLinks
 from workorder.media import MediaStore
 
 Row = Mapping[str, Any]
@@ -529,10 +529,10 @@ class PartIssues(_Store):
 
 class WorkorderUnitOfWork(UnitOfWork):
     """One transaction of workorder: its stores over one session, the outbox, and what the
-    process shares (the photo files, the report-link signer)."""
+    process shares (the photo files, the owner-link signer)."""
 
     def __init__(self, session: Session, events: Emits, *, media: MediaStore,
-                 links: ReportLinks) -> None:
+                 links: OwnerLinks) -> None:
         super().__init__(session, events)
         self.repair_orders = RepairOrders(session)
         self.vehicles = Vehicles(session)
@@ -551,4 +551,5 @@ class WorkorderUnitOfWork(UnitOfWork):
 def resources(settings: Any) -> dict[str, Any]:
     """What every unit of work of the process shares, built once at start."""
     return {"media": MediaStore(settings.media_dir),
-            "links": ReportLinks(own_secret(settings, "report_link_secret"))}
+            # One secret signs every owner link; each purpose derives a key of its own.
+            "links": OwnerLinks(own_secret(settings, "report_link_secret"))}

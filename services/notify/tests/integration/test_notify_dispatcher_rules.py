@@ -26,6 +26,7 @@ from services.notify.tests.integration.notify_hq import (
     HANDLERS,
     ManualClock,
     booked,
+    example,
     shanghai,
     site_event,
 )
@@ -156,6 +157,22 @@ def test_the_survey_after_delivery_carries_crms_signed_link(make_notify):
     survey = [m for m in notify.sent() if m["kind"] == "SURVEY"]
     assert [m["link"] for m in survey] == ["https://owner.example.cn/surveys/SVY-1~abc"]
     assert survey[0]["body"].startswith("王磊您好，感谢您选择D001。请花一分钟评价本次服务")
+
+
+def test_the_quote_message_carries_the_sites_signed_link(make_notify):
+    notify = make_notify(owner_app_url="https://owner.example.cn")
+    site_link = example(events.QuoteIssued)["data"]["quote_url"]
+    notify.receive(booked("C-1", "A-1"),
+                   site_event(events.QuoteIssued, sequence=3, repair_order_id="RO-1",
+                              customer_id="C-1"),
+                   site_event(events.QuoteIssued, sequence=4, repair_order_id="RO-1",
+                              customer_id="C-1", round=2, quote_id="Q-RO-1-2", quote_url=None))
+    notify.dispatch()
+    quotes = [m for m in notify.sent() if m["kind"] == "QUOTE_WAITING"]
+    # The site's own grant to decide round 1; round 2 came from a site with no owner portal.
+    assert [m["link"] for m in quotes] == [site_link,
+                                           "https://owner.example.cn/repair-orders/RO-1/quote"]
+    assert quotes[0]["body"].endswith(site_link)
 
 
 class Exploding:

@@ -109,6 +109,23 @@ def test_a_reminder_is_marketing_or_service_by_its_reason(uow):
     assert uow.deliveries.rows[0]["params"].count("https://owner.example.cn/bookings/new") == 1
 
 
+def quote(**data: Any) -> dict[str, Any]:
+    return event({"repair_order_id": "RO-1", "quote_id": "Q-RO-1-1", "round": 1,
+                  "customer_id": "C-1", "total": "591.00", **data}, sequence=3)
+
+
+def test_the_quote_message_carries_the_sites_signed_link_else_the_owner_app(uow):
+    site_link = "https://owners.d001.example.cn/quote-links/eyJhbGciOiJIUzI1NiJ9.e30.c2ln"
+    use_cases.appointment_booked(uow, OPTIONS, booked(), now=SHANGHAI_NOON)
+    use_cases.quote_issued(uow, OPTIONS, quote(quote_url=site_link), now=SHANGHAI_NOON)
+    use_cases.quote_issued(uow, OPTIONS, quote(round=2, quote_id="Q-RO-1-2"),
+                           now=SHANGHAI_NOON)  # a site with no owner portal sends none
+    use_cases.dispatch_due(uow, OPTIONS, now=SHANGHAI_NOON)
+    links = [m.link for m in sms(uow).sent if m.kind == "QUOTE_WAITING"]
+    assert links == [site_link, "https://owner.example.cn/repair-orders/RO-1/quote"]
+    assert site_link in sms(uow).sent[1].body
+
+
 # -- dispatching -------------------------------------------------------------------------------
 
 def test_a_due_message_is_sent_in_the_customers_language_with_the_latest_facts(uow):

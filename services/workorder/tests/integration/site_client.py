@@ -21,6 +21,8 @@ OTHER_VIN = "1M8GDM9AXKP042788"
 PHONE = "13812345678"
 CUSTOMER = customer_id_for(PHONE)
 ADVISOR_ID = "SA-017"
+# The owner portal of a site that has one: QuoteIssued carries the owner's signed link under it.
+OWNER_PORTAL = "https://owners.d001.example.cn"
 
 # What the stand-in parts desk knows: price (VAT included), name, unit, stock available.
 CATALOGUE = {

@@ -30,7 +30,8 @@ ENDPOINTS = {
     ("post", "/repair-orders/{ro_id}/hand-over"), ("post", "/repair-orders/{ro_id}/close"),
     ("get", "/repair-orders/{ro_id}/part-issues"), ("get", "/expected-arrivals"),
 }
-PUBLIC = {("get", "/inspection-reports/{token}"), ("get", "/photos/{content_hash}")}
+PUBLIC = {("get", "/inspection-reports/{token}"), ("get", "/photos/{content_hash}"),
+          ("get", "/quote-links/{grant}"), ("post", "/quote-links/{grant}/approval")}
 
 
 def test_every_endpoint_is_documented_with_its_roles_and_answers(site):

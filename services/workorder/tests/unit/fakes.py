@@ -19,7 +19,7 @@ from chassis.unit_of_work import FakeUnitOfWork
 from workorder.domain.reception import repair_order_number
 from workorder.domain.stages import OPEN_STAGES, Stage
 from workorder.domain.workshop import JobStatus, Technician
-from workorder.links import ReportLinks
+from workorder.links import OwnerLinks
 
 SECRET = "a-site-secret-of-at-least-32-characters!"
 Row = dict[str, Any]
@@ -453,7 +453,7 @@ class FakeWorkorderUnitOfWork(FakeUnitOfWork):
         self.campaigns = Campaigns()
         self.part_issues = PartIssues()
         self.media = Media()
-        self.links = ReportLinks(SECRET)
+        self.links = OwnerLinks(SECRET)
 
     def events_of(self, event_type: str) -> list[dict[str, Any]]:
         """The `data` of every event of one type, in the order emitted."""

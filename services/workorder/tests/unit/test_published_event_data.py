@@ -57,6 +57,17 @@ def test_quote_issued_totals_its_lines():
     assert (event["data"]["total"], event["data"]["round"]) == ("591.00", 2)
     assert event["data"]["quote_id"] == "Q-RO-D001-20250318-0042-2"
     assert event["data"]["lines"][0]["flat_rate_hours"] == "0.5"
+    assert "quote_url" not in event["data"]  # a site without an owner portal sends none
+
+
+def test_quote_issued_carries_the_owners_signed_link_when_there_is_one():
+    line = {"line_id": "L1", "kind": "LABOUR", "description": "换机油", "operation_code": "OIL",
+            "flat_rate_hours": D("0.50"), "unit_price": D("300.00"), "amount": D("150.00"),
+            "pay_type": "CUSTOMER_PAY"}
+    url = "https://owners.d001.example.cn/quote-links/eyJhbGciOiJIUzI1NiJ9.eyJybyI6IjEifQ.c2ln"
+    event = _event(events.QuoteIssued, published.quote_issued(
+        RO, 1, [line], issued_by="SA-017", issued_at=OPENED, quote_url=url))
+    assert event["data"]["quote_url"] == url
 
 
 def test_vehicle_delivered_carries_the_invoice_that_adds_up():

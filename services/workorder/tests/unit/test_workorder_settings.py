@@ -22,14 +22,16 @@ def test_the_defaults_are_the_ones_workorder_always_had():
     assert (options.max_photo_bytes, options.report_link_ttl_seconds) == (10 * 1024 * 1024,
                                                                            7 * 24 * 3600)
     assert options.owner_portal_url == ""
+    assert options.quote_link_ttl_seconds == 72 * 3600
 
 
 def test_a_site_sets_them_by_their_old_names_from_yaml_or_the_environment():
     options = WorkorderSettings.from_settings(_settings(
         labour_rate=280, owner_portal_url="https://owners.example.cn", max_photo_bytes="2048",
-        report_link_ttl_hours="24"))
+        report_link_ttl_hours="24", quote_link_ttl_hours="48"))
     assert options.default_labour_rate == Decimal("280")
     assert (options.max_photo_bytes, options.report_link_ttl_seconds) == (2048, 24 * 3600)
+    assert options.quote_link_ttl_seconds == 48 * 3600
     assert options.owner_portal_url == "https://owners.example.cn"
     assert WorkorderSettings.from_settings(_settings(owner_portal_url=None)).owner_portal_url \
         == ""
@@ -38,6 +40,9 @@ def test_a_site_sets_them_by_their_old_names_from_yaml_or_the_environment():
 @pytest.mark.parametrize(("name", "value"), [
     ("labour_rate", "three hundred"), ("labour_rate", "-1"), ("max_photo_bytes", "lots"),
     ("max_photo_bytes", 0), ("report_link_ttl_hours", "0"),
+    # A quote link reaches the owner (an hour at least) while prices and stock hold (a week).
+    ("quote_link_ttl_hours", "0.5"), ("quote_link_ttl_hours", "169"),
+    ("quote_link_ttl_hours", "soon"),
 ])
 def test_a_bad_value_stops_the_start_naming_the_setting(name, value):
     with pytest.raises(ConfigError) as refused:

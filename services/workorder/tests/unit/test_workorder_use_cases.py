@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from chassis.errors import Conflict, InvalidInput, ServiceUnavailable
+from chassis.errors import Conflict, InvalidInput, NotFound, ServiceUnavailable
 from chassis.identity import Identity, Role
 from contracts.customer import customer_id_for
 from services.workorder.tests.unit.fakes import FakeWorkorderUnitOfWork, Parts
@@ -27,6 +27,7 @@ TECHNICIAN = Identity("T-wang", Role.TECHNICIAN, "D001")
 QC = Identity("QC-005", Role.QC_INSPECTOR, "D001")
 CASHIER = Identity("CA-1", Role.CASHIER, "D001")
 OWNER = Identity(CUSTOMER, Role.OWNER, None)
+PORTAL = "https://owners.d001.example.cn"
 
 OIL = {"kind": "LABOUR", "description": "更换机油 (oil change)", "operation_code": "MNT-OIL-01",
        "flat_rate_hours": D("0.5"), "pay_type": "CUSTOMER_PAY"}
@@ -82,8 +83,13 @@ def quoted(uow: FakeWorkorderUnitOfWork, parts: Parts, *lines: dict[str, Any]) -
     ro_id = inspected(uow)
     uc.add_quote_lines(uow, parts, actor=ADVISOR, ro_id=ro_id, lines=list(lines),
                        labour_rate=D("300.00"), now=NOW)
-    uc.send_quote(uow, actor=ADVISOR, ro_id=ro_id, now=NOW)
+    send(uow, ro_id)
     return ro_id
+
+
+def send(uow: FakeWorkorderUnitOfWork, ro_id: str) -> dict[str, Any]:
+    return uc.send_quote(uow, actor=ADVISOR, ro_id=ro_id, owner_portal_url=PORTAL,
+                         link_ttl_seconds=72 * 3600, now=NOW)
 
 
 def decide(uow: FakeWorkorderUnitOfWork, ro_id: str, who: Identity = OWNER,
@@ -259,7 +265,7 @@ def test_additional_work_opens_a_new_round_while_approved_work_goes_on(uow, part
     work_done(uow, ro_id, "L1")  # earlier work is not held up by the new round
     uc.add_quote_lines(uow, parts, actor=ADVISOR, ro_id=ro_id, lines=[ALIGNMENT],
                        labour_rate=D("300.00"), now=NOW)
-    uc.send_quote(uow, actor=ADVISOR, ro_id=ro_id, now=NOW)
+    send(uow, ro_id)
     assert uow.events_of("QuoteIssued")[-1]["round"] == 2
     decide(uow, ro_id, L5="DECLINED")
     # Declining the whole second round still leaves the first round's work to finish.
@@ -271,6 +277,111 @@ def test_work_approved_cannot_simply_be_cancelled(uow, parts):
     ro_id = in_work(uow, parts)
     with pytest.raises(Conflict):
         uc.cancel_repair_order(uow, actor=ADVISOR, ro_id=ro_id, reason="客户改主意", now=NOW)
+
+
+# -- the owner's quote link ------------------------------------------------------------------
+
+
+def link_of(uow: FakeWorkorderUnitOfWork) -> str:
+    """The grant in the owner's quote link the last QuoteIssued carries."""
+    url = uow.events_of("QuoteIssued")[-1]["quote_url"]
+    assert url.startswith(f"{PORTAL}/quote-links/")
+    return url.rsplit("/", 1)[1]
+
+
+def decide_by_link(uow: FakeWorkorderUnitOfWork, token: str, **decisions: str
+                   ) -> dict[str, Any]:
+    return uc.approve_quote_by_link(
+        uow, token=token, approved_via=None, signature={"name": "王伟"},
+        decisions=[{"line_id": k, "decision": v} for k, v in decisions.items()],
+        signed_from="10.0.0.7", now=NOW)
+
+
+def test_the_link_in_quote_issued_shows_its_round_and_the_owner_decides_through_it(uow, parts):
+    ro_id = quoted(uow, parts, OIL, BRAKES)
+    token = link_of(uow)
+    shown = uc.quote_by_link(uow, token=token, now=NOW)
+    assert (shown["repair_order_id"], shown["quote_id"]) == (ro_id, f"Q-{ro_id}-1")
+    assert [line["status"] for line in shown["rounds"][0]["lines"]] == ["PROPOSED"] * 2
+    assert shown["expires_at"] == NOW + timedelta(hours=72)
+
+    decided = decide_by_link(uow, token, L1="APPROVED", L2="DECLINED")
+    assert [line["status"] for line in decided["rounds"][0]["lines"]] == [
+        "APPROVED", "DECLINED"]
+    [approved] = uow.events_of("QuoteApproved")
+    assert (approved["approved_via"], approved["signed_by"]) == ("LINK", CUSTOMER)
+    assert uow.quotes.rounds(ro_id)[0]["signed_from"] == "10.0.0.7"
+    assert uow.audited == []  # the owner's own approval, not staff acting for them
+    assert stage_of(uow, ro_id) == "WORK_IN_PROGRESS"
+
+    # Decided: the link opens nothing any more, and decides nothing twice.
+    for use in (lambda: uc.quote_by_link(uow, token=token, now=NOW),
+                lambda: decide_by_link(uow, token, L1="DECLINED", L2="APPROVED")):
+        with pytest.raises(NotFound) as refused:
+            use()
+        assert refused.value.detail["reason"] == "decided"
+    assert len(uow.events_of("QuoteApproved")) == 1
+
+
+def test_a_round_approved_in_the_app_is_not_decided_again_through_its_link(uow, parts):
+    ro_id = quoted(uow, parts, OIL)
+    token = link_of(uow)
+    decide(uow, ro_id, L1="APPROVED")
+    with pytest.raises(NotFound):
+        decide_by_link(uow, token, L1="DECLINED")
+
+
+def test_a_report_link_decides_no_quote(uow, parts):
+    ro_id = quoted(uow, parts, OIL)
+    report = uc.inspection_report_link(uow, viewer=OWNER, ro_id=ro_id, link_ttl_seconds=3600,
+                                       now=NOW)["url"].rsplit("/", 1)[1]
+    with pytest.raises(NotFound):
+        uc.quote_by_link(uow, token=report, now=NOW)
+    with pytest.raises(NotFound):
+        decide_by_link(uow, report, L1="APPROVED")
+    assert uow.events_of("QuoteApproved") == []
+    with pytest.raises(NotFound):  # nor does a quote link show the report
+        uc.inspection_report(uow, token=link_of(uow))
+
+
+def test_the_link_keeps_the_owners_rules_and_channel(uow, parts):
+    quoted(uow, parts, OIL, BRAKES)
+    token = link_of(uow)
+    with pytest.raises(InvalidInput, match="missing: L2"):
+        decide_by_link(uow, token, L1="APPROVED")
+    with pytest.raises(InvalidInput) as refused:
+        uc.approve_quote_by_link(uow, token=token, approved_via="PHONE", signed_from=None,
+                                 signature={"name": "王伟"}, now=NOW,
+                                 decisions=[{"line_id": "L1", "decision": "APPROVED"},
+                                            {"line_id": "L2", "decision": "APPROVED"}])
+    assert list(refused.value.detail["fields"]) == ["approved_via"]
+    assert uow.events_of("QuoteApproved") == []
+
+
+def test_the_link_of_an_earlier_round_does_not_decide_the_next(uow, parts):
+    ro_id = quoted(uow, parts, OIL)
+    first = link_of(uow)
+    decide_by_link(uow, first, L1="APPROVED")
+    uc.add_work(uow, actor=TECHNICIAN, ro_id=ro_id, now=NOW)
+    uc.add_quote_lines(uow, parts, actor=ADVISOR, ro_id=ro_id, lines=[ALIGNMENT],
+                       labour_rate=D("300.00"), now=NOW)
+    send(uow, ro_id)
+    second = link_of(uow)
+    assert second != first
+    with pytest.raises(NotFound):
+        decide_by_link(uow, first, L2="APPROVED")
+    assert uc.quote_by_link(uow, token=second, now=NOW)["quote_id"] == f"Q-{ro_id}-2"
+    decide_by_link(uow, second, L2="APPROVED")
+    assert [e["round"] for e in uow.events_of("QuoteApproved")] == [1, 2]
+
+
+def test_a_site_without_an_owner_portal_sends_no_quote_link(uow, parts):
+    ro_id = inspected(uow)
+    uc.add_quote_lines(uow, parts, actor=ADVISOR, ro_id=ro_id, lines=[OIL],
+                       labour_rate=D("300.00"), now=NOW)
+    uc.send_quote(uow, actor=ADVISOR, ro_id=ro_id, owner_portal_url="",
+                  link_ttl_seconds=72 * 3600, now=NOW)
+    assert "quote_url" not in uow.events_of("QuoteIssued")[0]
 
 
 # -- the workshop and the quality check ----------------------------------------------------

@@ -42,15 +42,17 @@ def inspection_uploaded(ro: Mapping[str, Any], inspection_id: str,
 
 
 def quote_issued(ro: Mapping[str, Any], round_: int, lines: Iterable[Mapping[str, Any]],
-                 issued_by: str, issued_at: datetime) -> dict[str, Any]:
+                 issued_by: str, issued_at: datetime, quote_url: str | None = None
+                 ) -> dict[str, Any]:
     lines = list(lines)
-    return {
+    return _without_none({
         "repair_order_id": ro["id"], "quote_id": quote_id(ro["id"], round_), "round": round_,
         "customer_id": ro["customer_id"], "vin": ro["vin"],
         "lines": [contract_line(line) for line in lines],
         "total": sum((Decimal(line["amount"]) for line in lines), ZERO),
         "currency": CURRENCY, "issued_by": issued_by, "issued_at": _aware(issued_at),
-    }
+        "quote_url": quote_url,
+    })
 
 
 def quote_approved(ro: Mapping[str, Any], round_: int, approved: Iterable[Mapping[str, Any]],

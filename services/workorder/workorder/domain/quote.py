@@ -39,6 +39,7 @@ class ApprovalChannel(StrEnum):
     WEB = "WEB"
     PHONE = "PHONE"          # the advisor records what the owner said on the phone
     IN_PERSON = "IN_PERSON"
+    LINK = "LINK"            # the owner, through the signed quote link in their message
 
 
 MAX_LINES_PER_ROUND = 200
@@ -164,6 +165,7 @@ def decide(proposed: Iterable[Mapping[str, Any]], decisions: Mapping[str, str]) 
 
 
 OWNER_CHANNELS = frozenset({ApprovalChannel.APP, ApprovalChannel.WECHAT, ApprovalChannel.WEB})
+STAFF_CHANNELS = frozenset({ApprovalChannel.PHONE, ApprovalChannel.IN_PERSON})
 
 
 @dataclass(frozen=True)
@@ -176,16 +178,22 @@ class Approver:
     on_behalf: bool = False  # staff spoke for the owner: a privileged action, audited
 
 
-def approver(identity: Identity, requested_via: str | None, customer_id: str) -> Approver:
-    """An owner approves through APP, WECHAT or WEB (and signs as the customer); an advisor
-    records a PHONE or IN_PERSON approval (and signs as themselves)."""
+def approver(identity: Identity, requested_via: str | None, customer_id: str, *,
+             through_link: bool = False) -> Approver:
+    """An owner approves through APP, WECHAT or WEB (and signs as the customer), or through
+    the signed quote link (LINK, the only channel there); an advisor records a PHONE or
+    IN_PERSON approval (and signs as themselves)."""
+    if through_link:
+        if requested_via not in (None, ApprovalChannel.LINK):
+            raise InvalidInput("approved_via", "through the quote link it is LINK, or left out")
+        return Approver(via=ApprovalChannel.LINK.value, signed_by=customer_id)
     if identity.is_owner:
         via = requested_via or ApprovalChannel.WEB.value
         if via not in OWNER_CHANNELS:
             raise InvalidInput("approved_via", "an owner approves through APP, WECHAT or WEB")
         return Approver(via=via, signed_by=customer_id)
     via = requested_via or ApprovalChannel.PHONE.value
-    if via in OWNER_CHANNELS:
+    if via not in STAFF_CHANNELS:
         raise InvalidInput("approved_via", "an advisor records a PHONE or IN_PERSON approval")
     return Approver(via=via, signed_by=identity.subject, on_behalf=True)
 

@@ -9,7 +9,8 @@ the `PartsPrices` port it is handed.
 
 reception   opening, listing, cancelling a repair order; a car's open campaigns
 inspection  the multi-point inspection, photos, the owner's report link
-quote       quote lines, sending, the owner's approval, additional work
+quote       quote lines, sending, the owner's approval (signed in or through the quote
+            link), additional work
 workshop    technicians, jobs, clocking, quality checks
 settlement  invoice, payments, signature, hand-over, closing
 arrivals    what booking, crm and parts tell workorder
@@ -35,12 +36,14 @@ from workorder.use_cases.inspection import (
     submit_inspection,
     upload_photo,
 )
-from workorder.use_cases.ports import MediaFiles, PartsPrices, ReportLinks
+from workorder.use_cases.ports import MediaFiles, OwnerLinks, PartsPrices
 from workorder.use_cases.quote import (
     add_quote_lines,
     add_work,
     approve_quote,
+    approve_quote_by_link,
     get_quote,
+    quote_by_link,
     remove_quote_line,
     send_quote,
 )
@@ -72,13 +75,15 @@ from workorder.use_cases.workshop import (
 )
 
 __all__ = [
-    "MediaFiles", "PartsPrices", "RepairOrderView", "ReportLinks", "add_quote_lines",
-    "add_technician", "add_work", "approve_quote", "assign_job", "cancel_repair_order",
+    "MediaFiles", "OwnerLinks", "PartsPrices", "RepairOrderView", "add_quote_lines",
+    "add_technician", "add_work", "approve_quote", "approve_quote_by_link", "assign_job",
+    "cancel_repair_order",
     "checklist_templates", "clock_off", "clock_on", "close_repair_order", "expect_arrival",
     "expected_arrivals", "get_inspection", "get_invoice", "get_quote", "get_repair_order",
     "hand_over", "inspection_report", "inspection_report_link", "inspector_check",
     "issue_invoice", "keep_campaign", "list_jobs", "list_repair_orders", "list_technicians",
-    "open_repair_order", "part_issues", "photo", "record_inspection_item", "record_part_issue",
+    "open_repair_order", "part_issues", "photo", "quote_by_link", "record_inspection_item",
+    "record_part_issue",
     "record_payment", "remove_quote_line", "report_photo", "self_check", "send_quote",
     "sign_invoice", "start_inspection", "submit_inspection", "upload_photo",
     "vehicle_open_campaigns",

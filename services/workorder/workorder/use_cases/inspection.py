@@ -113,7 +113,7 @@ def inspection_report_link(uow: WorkorderUnitOfWork, *, viewer: Identity, ro_id:
 
 def inspection_report(uow: WorkorderUnitOfWork, *, token: str) -> dict[str, Any]:
     """The owner's inspection report: the link's token is the permission."""
-    grant = uow.links.read(token)
+    grant = uow.links.read_report(token)
     ro = uow.repair_orders.find(grant.repair_order_id)
     inspection = uow.inspections.of(grant.repair_order_id) if ro else None
     insp.check_report_shown(grant, inspection)
@@ -128,8 +128,8 @@ def inspection_report(uow: WorkorderUnitOfWork, *, token: str) -> dict[str, Any]
 
 def _report_link(uow: WorkorderUnitOfWork, ro: Row, inspection_id: str, ttl_seconds: int,
                  now: datetime) -> dict[str, Any]:
-    token = uow.links.sign(repair_order_id=ro["id"], inspection_id=inspection_id,
-                           ttl_seconds=ttl_seconds, now=now.timestamp())
+    token = uow.links.sign_report(repair_order_id=ro["id"], inspection_id=inspection_id,
+                                  ttl_seconds=ttl_seconds, now=now.timestamp())
     return {"url": f"/inspection-reports/{token}",
             "expires_at": (now + timedelta(seconds=ttl_seconds)).isoformat(timespec="seconds")}
 
@@ -162,5 +162,5 @@ def report_photo(uow: WorkorderUnitOfWork, *, token: str | None, sha256: str
     """A photo of an inspection report, opened with the report link's token."""
     if not token:
         raise NotFound("photo not found")
-    grant = uow.links.read(token)
+    grant = uow.links.read_report(token)
     return photo_file(uow, grant.repair_order_id, sha256)

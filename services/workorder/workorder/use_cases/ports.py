@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from workorder.domain.grants import QuoteGrant
 from workorder.domain.inspection import ReportGrant
 
 
@@ -24,10 +25,16 @@ class MediaFiles(Protocol):
     def read(self, sha256: str) -> bytes | None: ...
 
 
-class ReportLinks(Protocol):
-    """Signed, expiring links to an inspection report."""
+class OwnerLinks(Protocol):
+    """The owner's links: signed, expiring grants for one purpose each (an inspection report
+    to see, a quote round to decide). Reading one that is not valid for its purpose raises."""
 
-    def sign(self, *, repair_order_id: str, inspection_id: str, ttl_seconds: int,
-             now: float) -> str: ...
+    def sign_report(self, *, repair_order_id: str, inspection_id: str, ttl_seconds: int,
+                    now: float) -> str: ...
 
-    def read(self, token: str) -> ReportGrant: ...
+    def read_report(self, token: str) -> ReportGrant: ...
+
+    def sign_quote(self, *, repair_order_id: str, quote_id: str, round_: int,
+                   customer_id: str, ttl_seconds: int, now: float) -> str: ...
+
+    def read_quote(self, token: str, *, now: float) -> QuoteGrant: ...

@@ -7,13 +7,13 @@ jobs (approved labour lines) and lets parts set aside the approved part lines.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from chassis.identity import Identity
+from chassis.identity import Identity, Role
 from contracts import events
-from workorder.domain import published, quote
+from workorder.domain import grants, published, quote
 from workorder.domain.pricing import LineKind
 from workorder.domain.privileged import Privileged, approval_on_behalf, discounted_labour
 from workorder.domain.quote import LineStatus
@@ -21,6 +21,7 @@ from workorder.domain.stages import Action, Stage, advance, require_in
 from workorder.use_cases.ports import PartsPrices
 from workorder.use_cases.views import (
     RepairOrderView,
+    Row,
     announce,
     keep_signature,
     quote_view,
@@ -79,9 +80,10 @@ def remove_quote_line(uow: WorkorderUnitOfWork, *, actor: Identity, ro_id: str, 
     return quote_view(uow, ro)
 
 
-def send_quote(uow: WorkorderUnitOfWork, *, actor: Identity, ro_id: str, now: datetime
-               ) -> dict[str, Any]:
-    """Send the round's draft lines to the owner (QuoteIssued)."""
+def send_quote(uow: WorkorderUnitOfWork, *, actor: Identity, ro_id: str, owner_portal_url: str,
+               link_ttl_seconds: int, now: datetime) -> dict[str, Any]:
+    """Send the round's draft lines to the owner (QuoteIssued, with the owner's signed link to
+    decide them when the site has an owner portal)."""
     ro = repair_order(uow, actor, ro_id, for_update=True)
     to = advance(ro["stage"], Action.SEND_QUOTE, work_approved=ro["work_approved"])
     round_ = ro["quote_round"]
@@ -90,9 +92,20 @@ def send_quote(uow: WorkorderUnitOfWork, *, actor: Identity, ro_id: str, now: da
     who = actor.subject
     uow.quotes.send_round(ro_id, round_, status=LineStatus.PROPOSED.value, by=who, at=now)
     uow.repair_orders.set_stage(ro, to, action=Action.SEND_QUOTE, actor=who, at=now)
-    announce(uow, events.QuoteIssued,
-             published.quote_issued(ro, round_, drafts, issued_by=who, issued_at=now), ro_id)
+    link = _quote_link(uow, ro, round_, owner_portal_url, link_ttl_seconds, now)
+    announce(uow, events.QuoteIssued, published.quote_issued(
+        ro, round_, drafts, issued_by=who, issued_at=now, quote_url=link), ro_id)
     return quote_view(uow, uow.repair_orders.get(ro_id))
+
+
+def _quote_link(uow: WorkorderUnitOfWork, ro: Row, round_: int, portal: str, ttl_seconds: int,
+                now: datetime) -> str | None:
+    """The owner's signed link to decide the round, under the site's owner portal (if any)."""
+    token = uow.links.sign_quote(repair_order_id=ro["id"],
+                                 quote_id=quote.quote_id(ro["id"], round_), round_=round_,
+                                 customer_id=ro["customer_id"], ttl_seconds=ttl_seconds,
+                                 now=now.timestamp())
+    return grants.quote_url(portal, token)
 
 
 def get_quote(uow: WorkorderUnitOfWork, *, viewer: Identity, ro_id: str) -> dict[str, Any]:
@@ -101,14 +114,17 @@ def get_quote(uow: WorkorderUnitOfWork, *, viewer: Identity, ro_id: str) -> dict
 
 def approve_quote(uow: WorkorderUnitOfWork, *, actor: Identity, ro_id: str,
                   decisions: Iterable[Mapping[str, str]], approved_via: str | None,
-                  signature: Mapping[str, Any], signed_from: str | None, now: datetime
-                  ) -> dict[str, Any]:
-    """The owner (online) or the advisor (a phone or counter approval) decides every line of
-    the round and signs. Approved labour lines become jobs; the repair order goes to work if
-    anything is approved, else straight to settlement; QuoteApproved tells parts which part
-    lines to set aside."""
+                  signature: Mapping[str, Any], signed_from: str | None, now: datetime,
+                  grant: grants.QuoteGrant | None = None) -> dict[str, Any]:
+    """The owner (online, or through the quote link: `grant`) or the advisor (a phone or
+    counter approval) decides every line of the round and signs. Approved labour lines become
+    jobs; the repair order goes to work if anything is approved, else straight to settlement;
+    QuoteApproved tells parts which part lines to set aside."""
     ro = repair_order(uow, actor, ro_id, for_update=True)
-    approver = quote.approver(actor, approved_via, ro["customer_id"])
+    if grant is not None:  # checked under the lock: a second use, or a race, is refused
+        grants.check_quote_waiting(grant, ro, uow.quotes.rounds(ro_id))
+    approver = quote.approver(actor, approved_via, ro["customer_id"],
+                              through_link=grant is not None)
     require_in(ro["stage"], {Stage.AWAITING_CUSTOMER_AUTHORIZATION}, "deciding quote lines",
                work_approved=ro["work_approved"])
     chosen = quote.decisions_of(decisions)
@@ -153,3 +169,38 @@ def add_work(uow: WorkorderUnitOfWork, *, actor: Identity, ro_id: str, now: date
     uow.repair_orders.set_stage(ro, to, action=Action.ADD_WORK, actor=actor.subject, at=now,
                                 quote_round=round_)
     return ro_view(uow, uow.repair_orders.get(ro_id))
+
+
+# -- the owner's quote link ------------------------------------------------------------------
+
+
+def quote_by_link(uow: WorkorderUnitOfWork, *, token: str, now: datetime) -> dict[str, Any]:
+    """The round the owner's quote link asks them to decide: the link's grant is the
+    permission, while that round waits for them."""
+    grant = uow.links.read_quote(token, now=now.timestamp())
+    ro = uow.repair_orders.find(grant.repair_order_id)
+    grants.check_quote_waiting(grant, ro, uow.quotes.rounds(ro["id"]) if ro else ())
+    assert ro is not None
+    return _granted(quote_view(uow, ro), grant)
+
+
+def approve_quote_by_link(uow: WorkorderUnitOfWork, *, token: str,
+                          decisions: Iterable[Mapping[str, str]], approved_via: str | None,
+                          signature: Mapping[str, Any], signed_from: str | None,
+                          now: datetime) -> dict[str, Any]:
+    """The owner decides the round through the quote link: their own approval
+    (`approve_quote`, the same rules), recorded as LINK."""
+    grant = uow.links.read_quote(token, now=now.timestamp())
+    owner = Identity(grant.customer_id, Role.OWNER, None,
+                     issuer=grants.ISSUERS[grants.Purpose.QUOTE_APPROVAL])
+    return _granted(approve_quote(
+        uow, actor=owner, ro_id=grant.repair_order_id, decisions=decisions,
+        approved_via=approved_via, signature=signature, signed_from=signed_from, now=now,
+        grant=grant), grant)
+
+
+def _granted(view: dict[str, Any], grant: grants.QuoteGrant) -> dict[str, Any]:
+    """The quote as the link shows it: its own round only, and until when the link holds."""
+    return {**view, "quote_id": grant.quote_id,
+            "rounds": [r for r in view["rounds"] if r["round"] == grant.round],
+            "expires_at": datetime.fromtimestamp(grant.expires_at, UTC)}
