@@ -13,7 +13,10 @@ and no field a consumer may rely on disappears. Concretely, breaking:
 * a new or changed cross-field constraint (``allOf``/``anyOf``/``if``/``dependentRequired``...),
   reported conservatively because it cannot be compared mechanically.
 
-Compatible: a new optional property, a wider enum, looser bounds, removed constraints.
+Compatible: a new optional property, a wider enum, looser bounds, removed constraints, and
+a value set widened into alternatives: an ``enum`` (or ``const``) replaced by an ``anyOf`` of
+value-only branches (``enum``/``const``/``pattern``) one of which lists every old value, or
+such an ``anyOf`` given another branch (``SERVICE``/``MARKETING`` growing ``partner:<id>``).
 
     python -m contracts.compat     compare schemas/ with released/, exit 1 on a break
 """
@@ -40,6 +43,64 @@ _COMBINATORS = (
     "dependentRequired",
     "dependentSchemas",
 )
+
+
+# Keywords a value-only alternative may have: it constrains the value, not the object's shape.
+_VALUE_KEYWORDS = frozenset({"enum", "const", "pattern", "description", "title", "$comment"})
+
+
+def _value_alternatives(schema: Mapping[str, Any]) -> list[Mapping[str, Any]] | None:
+    """The branches of ``schema``'s ``anyOf`` when each only constrains the value (so the
+    ``anyOf`` is a set of alternatives, never a cross-field rule such as AtLeastOne); else
+    None."""
+    branches = schema.get("anyOf")
+    if not isinstance(branches, list) or not branches:
+        return None
+    if not all(isinstance(b, Mapping) and b and set(b) <= _VALUE_KEYWORDS for b in branches):
+        return None
+    return branches
+
+
+def _enum_values(branch: Mapping[str, Any]) -> list[Any] | None:
+    if "enum" in branch and set(branch) - {"description", "title", "$comment"} == {"enum"}:
+        return list(branch["enum"])
+    if "const" in branch and set(branch) - {"description", "title", "$comment"} == {"const"}:
+        return [branch["const"]]
+    return None
+
+
+def _alternatives_widen(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool | None:
+    """Whether ``new``'s value alternatives accept everything ``old`` accepted: True or
+    False when ``new`` has value-only alternatives and ``old`` had them or a plain
+    ``enum``/``const``; None when the rule does not apply (compared as before)."""
+    new_branches = _value_alternatives(new)
+    if new_branches is None:
+        return None
+    old_branches = _value_alternatives(old)
+    if old_branches is None:
+        if "anyOf" in old:
+            return None
+        if "enum" in old:
+            old_branches = [{"enum": old["enum"]}]
+        elif "const" in old:
+            old_branches = [{"const": old["const"]}]
+        else:
+            return None
+    if "enum" in new or "const" in new or "pattern" in new:
+        return False  # a constraint on top of the alternatives: compared the usual way
+    covered_values = {
+        json.dumps(v, sort_keys=True)
+        for b in new_branches
+        for v in (_enum_values(b) or [])
+    }
+    for branch in old_branches:
+        if branch in new_branches:
+            continue
+        values = _enum_values(branch)
+        if values is None or not all(json.dumps(v, sort_keys=True) in covered_values
+                                     for v in values):
+            return False
+    return True
 
 
 def breaking_changes(old_schema: dict, new_schema: dict) -> list[str]:
@@ -81,6 +142,10 @@ def _compare(old: Any, new: Any, path: str, out: list[str]) -> None:
         if old_types is None or not old_types <= widened:
             before = "any" if old_types is None else "/".join(sorted(old_types))
             out.append(f"{where}: type changed from {before} to {'/'.join(sorted(new_types))}")
+
+    widened_alternatives = _alternatives_widen(old, new)
+    if widened_alternatives is False:
+        out.append(f"{where}: anyOf alternatives no longer accept every value accepted before")
 
     if "const" in new and ("const" not in old or old["const"] != new["const"]):
         out.append(f"{where}: const {'changed' if 'const' in old else 'added'}: {new['const']!r}")
@@ -141,6 +206,8 @@ def _compare(old: Any, new: Any, path: str, out: list[str]) -> None:
     for key in _COMBINATORS:
         if key not in new or old.get(key) == new[key]:
             continue
+        if key == "anyOf" and widened_alternatives is not None:
+            continue  # value alternatives: judged above
         if isinstance(new[key], list) and isinstance(old.get(key), list):
             added = [entry for entry in new[key] if entry not in old[key]]
             if added:

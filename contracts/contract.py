@@ -10,7 +10,7 @@ from marshmallow import Schema
 # Services running at each dealer site, and at headquarters. The site decides the
 # CloudEvents `source`: "dealer/<DEALER_CODE>/<service>" or "hq/<service>".
 DEALER_SERVICES = frozenset({"booking", "workorder", "parts"})
-HQ_SERVICES = frozenset({"crm", "bi", "notify", "webhooks"})
+HQ_SERVICES = frozenset({"crm", "bi", "notify", "partners"})
 
 _NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")
 

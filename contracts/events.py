@@ -220,6 +220,18 @@ ConsentExpressed = EventContract(
     subject_field="customer_id",
 )
 
+# -- partners (headquarters) ----------------------------------------------------------------
+
+PartnerEndpointDisabled = EventContract(
+    "PartnerEndpointDisabled",
+    1,
+    "partners",
+    p.PartnerEndpointDisabledData,
+    "partners stopped calling a partner's webhook endpoint (it answered 410 Gone, or kept "
+    "failing); the partner re-registers or asks headquarters to enable it.",
+    subject_field="endpoint_id",
+)
+
 ALL: tuple[EventContract, ...] = (
     AppointmentBooked,
     AppointmentRescheduled,
@@ -245,4 +257,5 @@ ALL: tuple[EventContract, ...] = (
     ConsentChanged,
     RecallCampaignPublished,
     ConsentExpressed,
+    PartnerEndpointDisabled,
 )

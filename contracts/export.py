@@ -24,7 +24,7 @@ from marshmallow import Schema, fields, validate
 from . import __version__, personal
 from .contract import EventContract
 from .envelope import envelope_schema
-from .fields import Pattern, Rule, StrictBoolean, StrictInteger
+from .fields import OneOfOrMatching, Pattern, Rule, StrictBoolean, StrictInteger
 from .registry import CONTRACTS
 from .wire import CONTENT_ENCODING, CONTENT_TYPE
 
@@ -63,6 +63,8 @@ def _validator_keywords(validator: Any, kind: str) -> dict[str, Any]:
         return out
     if isinstance(validator, validate.OneOf):
         return {"enum": list(validator.choices)}
+    if isinstance(validator, OneOfOrMatching):
+        return {"anyOf": [{"enum": list(validator.choices)}, {"pattern": validator.regex.pattern}]}
     if isinstance(validator, validate.Equal):
         return {"const": validator.comparable}
     if isinstance(validator, Pattern):  # plain Regexp uses re.match: not the same meaning

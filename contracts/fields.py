@@ -53,6 +53,25 @@ class Pattern(validate.Regexp):
         return value
 
 
+class OneOfOrMatching(validate.Validator):
+    """One of ``choices``, or else a full match of ``regex``: a value set that also takes a
+    family of values (``partner:<id>`` next to ``SERVICE`` and ``MARKETING``). Published as
+    ``anyOf: [{enum: choices}, {pattern: regex}]``, which ``contracts.compat`` takes as a
+    widening of the plain enum it replaces."""
+
+    def __init__(self, choices: Iterable[str], regex: str, *, error: str) -> None:
+        self.choices = tuple(choices)
+        self.regex = re.compile(regex)
+        self.error = error
+
+    def __call__(self, value: Any) -> Any:
+        if value in self.choices or (
+            isinstance(value, str) and self.regex.fullmatch(value) is not None
+        ):
+            return value
+        raise ValidationError(self.error)
+
+
 # -- field types --------------------------------------------------------------------------
 
 
@@ -297,6 +316,22 @@ def choice(
 ) -> fields.String:
     return fields.String(
         required=required, validate=validate.OneOf(tuple(values)), metadata=_meta(description)
+    )
+
+
+def choice_or_matching(
+    values: Iterable[str],
+    regex: str,
+    error: str,
+    *,
+    required: bool = True,
+    description: str | None = None,
+) -> fields.String:
+    """One of ``values`` or a string matching ``regex`` (see :class:`OneOfOrMatching`)."""
+    return fields.String(
+        required=required,
+        validate=OneOfOrMatching(values, regex, error=error),
+        metadata=_meta(description),
     )
 
 

@@ -24,14 +24,19 @@ from .vocabulary import (  # noqa: F401  (the value sets, re-exported for the sc
     CANCEL_REASONS,
     CHANNELS,
     CONSENT_CHANNELS,
+    CONSENT_DATA_CHANNEL,
     CONSENT_PURPOSES,
     CONSENT_VIA,
     CURRENCIES,
     DELIVERY_MODES,
+    ENDPOINT_DISABLED_REASONS,
+    ENDPOINT_URL,
     INSPECTION_STATUSES,
     LINE_KINDS,
     MAX_MILEAGE_KM,
     PARTIES,
+    PARTNER_ID,
+    PARTNER_PURPOSE,
     PAY_TYPES,
     PHOTO_TYPES,
     QC_STAGES,
@@ -40,6 +45,7 @@ from .vocabulary import (  # noqa: F401  (the value sets, re-exported for the sc
     SERVICE_TYPES,
     SURVEY_CHANNELS,
     UNITS,
+    is_partner_purpose,
 )
 
 
@@ -680,7 +686,23 @@ class SurveyAnsweredData(ContractSchema):
     answered_at = f.timestamp()
 
 
+def _data_channel_iff_partner(d: Mapping[str, Any]) -> bool:
+    """A partner purpose is on DATA alone; a message purpose never on DATA."""
+    channels = d.get("channels") or []
+    if is_partner_purpose(d.get("purpose")):
+        return set(channels) == {CONSENT_DATA_CHANNEL}
+    return CONSENT_DATA_CHANNEL not in channels
+
+
 class ConsentChangedData(ContractSchema):
+    rules = (
+        Check(
+            "channels",
+            "Must be [DATA] for a partner:<partner id> purpose, and not hold DATA otherwise.",
+            _data_channel_iff_partner,
+        ),
+    )
+
     customer_id = f.ident(description="Customer id in crm.")
     aliases = f.list_of(
         f.ident(),
@@ -688,9 +710,20 @@ class ConsentChangedData(ContractSchema):
         required=False,
         description="The dealer sites' ids of the same customer (notify knows them by these).",
     )
-    purpose = f.choice(CONSENT_PURPOSES)
+    purpose = f.choice_or_matching(
+        CONSENT_PURPOSES,
+        PARTNER_PURPOSE,
+        "Not a consent purpose: SERVICE, MARKETING or partner:<partner id>.",
+        description="SERVICE or MARKETING: messages to the customer on `channels`. "
+        "partner:<partner id>: sharing the customer's personal data with that partner "
+        "(a franchise shop at the partners service); its one channel is DATA.",
+    )
     channels = f.list_of(
-        f.choice(CONSENT_CHANNELS), min_items=1, max_items=5, description="Channels changed."
+        f.choice((*CONSENT_CHANNELS, CONSENT_DATA_CHANNEL)),
+        min_items=1,
+        max_items=5,
+        description="Channels changed; DATA (personal data, not a way of reaching the "
+        "customer) for a partner purpose and for nothing else.",
     )
     granted = f.boolean(description="True: allowed from now on; false: withdrawn.")
     via = f.choice(CONSENT_VIA, description="Where the customer made the change.")
@@ -709,3 +742,32 @@ class ConsentExpressedData(ContractSchema):
     granted = f.boolean(description="False for 退订 (SMS reply or link).")
     via = f.choice(CONSENT_VIA)
     expressed_at = f.timestamp(description="When the owner said it.")
+
+
+# -- partners (headquarters) ----------------------------------------------------------------------
+
+
+class PartnerEndpointDisabledData(ContractSchema):
+    partner_id = f.matching(
+        PARTNER_ID,
+        "Not a valid partner id: 1-64 characters A-Z a-z 0-9 . _ - starting with a letter or "
+        "digit.",
+        description="The partner (franchise shop) at the partners service.",
+    )
+    endpoint_id = f.uuid(description="The partner's webhook endpoint that was disabled.")
+    url = f.matching(
+        ENDPOINT_URL,
+        "Not a valid endpoint URL.",
+        max_length=2000,
+        extra={"format": "uri"},
+        description="The endpoint's address (https; http only in development and tests).",
+    )
+    reason = f.choice(
+        ENDPOINT_DISABLED_REASONS,
+        description="GONE: it answered 410 Gone; FAILING: every delivery attempt failed for "
+        "too long.",
+    )
+    disabled_at = f.timestamp(
+        description="When partners disabled it; nothing is sent to it from then on until "
+        "headquarters enables it again (events still reach the partner's feed)."
+    )

@@ -86,6 +86,8 @@ PERSONAL: dict[str, frozenset[str]] = {
     "aftersales.ConsentChanged.v1": _paths("customer_id aliases"),
     "aftersales.RecallCampaignPublished.v1": _paths(),
     "aftersales.ConsentExpressed.v1": _paths("customer_id"),
+    # A partner is a company, its endpoint a company's system: nothing here is about a person.
+    "aftersales.PartnerEndpointDisabled.v1": _paths(),
 }
 
 NOT_PERSONAL: dict[str, frozenset[str]] = {
@@ -152,6 +154,8 @@ NOT_PERSONAL: dict[str, frozenset[str]] = {
         "campaign_code kind title starts_on operation_code part parts vins model year_from "
         "year_to published_at"),
     "aftersales.ConsentExpressed.v1": _paths("purpose channels granted via expressed_at"),
+    "aftersales.PartnerEndpointDisabled.v1": _paths(
+        "partner_id endpoint_id url reason disabled_at"),
 }
 
 # Types whose envelope `subject` (and `correlationid`) is a customer id: redacting `data` does

@@ -6,6 +6,7 @@ schema machinery; `contracts.payloads` and `contracts.fields` build their schema
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from types import MappingProxyType
 
@@ -25,6 +26,11 @@ PART_NUMBER = r"^[A-Z0-9][A-Z0-9.-]{1,39}$"
 SHA256 = r"^[0-9a-f]{64}$"
 HTTPS_URL = r"^https://[!-~]+$"
 UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+# A partner (franchise shop) at the partners service: the operator's id, or the one partners
+# makes (`ptn_` and 12 hex digits).
+PARTNER_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+# The consent purpose "share my personal data with this partner": `partner:<partner id>`.
+PARTNER_PURPOSE = r"^partner:[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
 # -- value sets (STAR names where STAR has one) ---------------------------------------------
 
@@ -63,9 +69,15 @@ REMINDER_REASONS = ("MAINTENANCE", "INSURANCE", "ANNUAL_INSPECTION", "DECLINED_W
 CAMPAIGN_KINDS = ("RECALL", "SERVICE_CAMPAIGN")
 # VINs one RecallCampaignPublished carries: a 100,000-car recall travels as 20 events.
 CAMPAIGN_VINS_PER_EVENT = 5000
-# What a customer consents to (crm owns consent; notify applies it).
+# What a customer consents to (crm owns consent; notify applies it): the purposes of the
+# messages sent to them, on these channels.
 CONSENT_PURPOSES = ("SERVICE", "MARKETING")
 CONSENT_CHANNELS = ("SMS", "WECHAT", "PHONE", "APP", "EMAIL")
+# Besides those, ConsentChanged carries data sharing: purpose `partner:<partner id>`
+# (PARTNER_PURPOSE; the partners service applies it), always on the one channel DATA, which
+# means "my personal data" and never a way of reaching the customer. No message purpose uses
+# DATA, and a partner purpose uses nothing else.
+CONSENT_DATA_CHANNEL = "DATA"
 # Where a consent change was made: the call centre at crm, or the owner at notify.
 CONSENT_VIA = ("CALL_CENTRE", "SMS_REPLY", "UNSUBSCRIBE_LINK", "PREFERENCES")
 # The consent purpose of each reminder reason: one rule for crm (who is chosen) and notify
@@ -83,6 +95,20 @@ REMINDER_PURPOSE: Mapping[str, str] = MappingProxyType(
         "RECALL": "SERVICE",
     }
 )
+
+
+def is_partner_purpose(purpose: object) -> bool:
+    """Whether a consent purpose is `partner:<partner id>` (data sharing, not messages)."""
+    return isinstance(purpose, str) and re.fullmatch(PARTNER_PURPOSE, purpose) is not None
+
+
+# Why partners stopped calling a partner's webhook endpoint: it answered 410 Gone, or every
+# delivery attempt failed for too long.
+ENDPOINT_DISABLED_REASONS = ("GONE", "FAILING")
+# A partner's webhook address: https in production; http only where partners allows private
+# endpoints (development, the demo, tests).
+ENDPOINT_URL = r"^https?://[!-~]+$"
+
 SURVEY_CHANNELS = ("APP", "WECHAT", "SMS", "PHONE", "WEB")
 
 MAX_MILEAGE_KM = 2_000_000

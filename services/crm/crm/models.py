@@ -113,7 +113,8 @@ appointments = sa.Table(
 consents = sa.Table(
     "consents", metadata,
     sa.Column("customer_id", sa.String(64), sa.ForeignKey("customers.id"), primary_key=True),
-    sa.Column("purpose", sa.String(12), primary_key=True),
+    # SERVICE, MARKETING (messages) or partner:<partner id> (sharing data, channel DATA).
+    sa.Column("purpose", sa.String(72), primary_key=True),
     sa.Column("channel", sa.String(10), primary_key=True),
     sa.Column("granted", sa.Boolean, nullable=False),
     sa.Column("recorded_at", TS, nullable=False),

@@ -9,6 +9,7 @@ from contracts.fields import CODE as CONTRACT_CODE
 from contracts.fields import ID, Pattern, StrictBoolean, StrictInteger
 from contracts.payloads import REMINDER_REASONS, SURVEY_CHANNELS
 from contracts.vin import vin_problem
+from contracts.vocabulary import CONSENT_DATA_CHANNEL, PARTNER_PURPOSE, is_partner_purpose
 from crm.domain.leads import LEAD_CHANNELS, OUTCOMES
 from crm.domain.leads import STATUSES as LEAD_STATUSES
 from crm.domain.reminders import CHANNELS, PURPOSES
@@ -51,10 +52,31 @@ class VehicleDatesSchema(Schema):
                                   "_schema")
 
 
+def _consent_purpose(value: str) -> None:
+    if value not in PURPOSES and not is_partner_purpose(value):
+        raise ValidationError(f"must be one of {', '.join(PURPOSES)}, or partner:<partner id> "
+                              f"(the id matching {PARTNER_PURPOSE.removeprefix('^partner:')})")
+
+
 class ConsentSchema(Schema):
-    purpose = fields.String(required=True, validate=validate.OneOf(PURPOSES))
-    channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
+    """One purpose on one channel. SERVICE and MARKETING are messages, on SMS, WECHAT, PHONE,
+    APP or EMAIL; `partner:<partner id>` is sharing the owner's personal data with that
+    partner, on the one channel DATA (see contracts.vocabulary.CONSENT_DATA_CHANNEL)."""
+
+    purpose = fields.String(required=True, validate=_consent_purpose)
+    channel = fields.String(required=True,
+                            validate=validate.OneOf((*CHANNELS, CONSENT_DATA_CHANNEL)))
     granted = StrictBoolean(required=True)
+
+    @validates_schema
+    def _channel_of_purpose(self, data: dict, **_: object) -> None:
+        partner = is_partner_purpose(data["purpose"])
+        if partner and data["channel"] != CONSENT_DATA_CHANNEL:
+            raise ValidationError(f"a partner purpose is on the channel {CONSENT_DATA_CHANNEL} "
+                                  "(personal data), never a message channel", "channel")
+        if not partner and data["channel"] == CONSENT_DATA_CHANNEL:
+            raise ValidationError(f"{CONSENT_DATA_CHANNEL} is the channel of a partner:<partner "
+                                  "id> purpose only", "channel")
 
 
 class ConsentsRequestSchema(Schema):

@@ -383,8 +383,11 @@ class ReminderStore:
                                         .where(m.declined_lines.c.vin.in_(vins))):
             declined.setdefault(row.vin, []).append(row)
         consents: dict[str, dict[tuple[str, str], bool]] = {}
+        # Only the message purposes choose reminders: a partner:<id> consent (data sharing,
+        # channel DATA) says nothing about being contacted.
         for row in self.session.execute(sa.select(m.consents)
-                                        .where(m.consents.c.customer_id.in_(customer_ids))):
+                                        .where(m.consents.c.customer_id.in_(customer_ids),
+                                               m.consents.c.purpose.in_(rules.PURPOSES))):
             consents.setdefault(row.customer_id, {})[(row.purpose, row.channel)] = row.granted
         a = m.appointments.c
         open_rows = self.session.execute(

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from chassis.errors import Conflict, NotFound
 from chassis.logs import mask_personal
 from contracts import events
-from contracts.payloads import CONSENT_CHANNELS
+from contracts.payloads import CONSENT_CHANNELS, CONSENT_PURPOSES
 from notify.channels import OutboundMessage
 from notify.domain import (
     ONE_TIME_CODE,
@@ -211,8 +211,12 @@ def survey_requested(uow: NotifyUnitOfWork, options: NotifySettings, event: Even
 
 def consent_changed(uow: NotifyUnitOfWork, event: Event) -> None:
     """crm owns consent: its change applies to the customer under crm's id and under each
-    site's id notify may know them by. A stale or repeated change changes nothing."""
+    site's id notify may know them by. A stale or repeated change changes nothing. A purpose
+    other than the message purposes (`partner:<id>`, sharing data with a partner, on the
+    channel DATA) says nothing about messages: notify leaves it to partners."""
     data = event["data"]
+    if data["purpose"] not in CONSENT_PURPOSES:
+        return
     at = _time(data["changed_at"])
     assert at is not None
     for customer_id in dict.fromkeys([data["customer_id"], *data.get("aliases", [])]):

@@ -40,8 +40,10 @@ if TYPE_CHECKING:  # the store's SQLAlchemy stays out of the service layer
 log = logging.getLogger(__name__)
 Event = dict[str, Any]
 
-# Never passed on: the types whose subject is a customer id (owners' consent itself).
-NOT_SHARED = frozenset(c.type for c in events.ALL if personal.subject_is_personal(c.type))
+# Never passed on: the types whose subject is a customer id (owners' consent itself), and
+# partners' own events about partners (one partner's endpoint is no other partner's business).
+NOT_SHARED = frozenset(c.type for c in events.ALL
+                       if personal.subject_is_personal(c.type) or c.producer == "partners")
 SHARED_TYPES = frozenset(c.type for c in events.ALL) - NOT_SHARED
 # Credentials that act as the owner (a survey's answer token, a quote's decision link): an
 # owner's consent to share their personal data with a partner is no power of attorney, so
@@ -232,7 +234,8 @@ _NOTICES = {
 def _disable(uow: PartnersUnitOfWork, endpoint: Mapping[str, Any], because: DisabledBecause,
              now: datetime) -> None:
     """Disable an endpoint and tell its partner: a notice it reads with its own token
-    (`GET /notices`) and, where the contract has it, a PartnerEndpointDisabled event."""
+    (`GET /notices`) and, when partners itself decided it (410 Gone, failing), a
+    PartnerEndpointDisabled event."""
     uow.registry.save_endpoint(endpoint["endpoint_id"], status=EndpointStatus.DISABLED.value,
                                disabled_because=because.value, disabled_at=now)
     text = (f"Your endpoint {endpoint['url']} {_NOTICES[because]} and is disabled; nothing "
@@ -242,8 +245,10 @@ def _disable(uow: PartnersUnitOfWork, endpoint: Mapping[str, Any], because: Disa
                              "endpoint_id": endpoint["endpoint_id"],
                              "kind": f"ENDPOINT_DISABLED_{because.value}", "text": text,
                              "created_at": now})
+    # The event says what partners decided (GONE, FAILING); an operator's decision is the
+    # operator's to announce, the notice above tells the partner.
     contract = getattr(events, "PartnerEndpointDisabled", None)
-    if contract is not None:
+    if contract is not None and because is not DisabledBecause.OPERATOR:
         uow.emit(contract, {"partner_id": endpoint["partner_id"],
                             "endpoint_id": endpoint["endpoint_id"], "url": endpoint["url"],
                             "reason": because.value, "disabled_at": now.isoformat()},

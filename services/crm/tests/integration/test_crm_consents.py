@@ -90,3 +90,27 @@ def test_a_TD_from_an_owner_crm_has_not_met_yet_is_kept_for_them(crm, sites) -> 
     sites.publish(booked("D003", "APT-9", "D003-C-9", phone="13900009999"))
     wait_for(lambda: crm.inbox() == 2, message="the booking applied")
     assert marketing(crm, "D003-C-9")["SMS"] == (False, "notify:SMS_REPLY")
+
+
+def test_an_owner_allows_sharing_with_one_partner_on_the_data_channel(crm, sites) -> None:
+    """purpose partner:<partner id> on the channel DATA: recorded, announced, and no message
+    consent (the reminder run still takes the owner as not opted in)."""
+    visit_history(sites, crm, opt_in=False)
+    purpose = "partner:ptn_4e1f0a9c7b2d"
+    answer = crm.put("/customers/cust-1/consents", {"consents": [
+        {"purpose": purpose, "channel": "DATA", "granted": True}]})
+    assert answer.status_code == 200, answer.text
+    assert {"purpose": purpose, "channel": "DATA", "granted": True} in answer.json()["consents"]
+    [event] = [e for e in crm.outbox(CHANGED) if e["data"]["purpose"] == purpose]
+    assert (event["data"]["channels"], event["data"]["granted"], event["data"]["via"]) == (
+        ["DATA"], True, "CALL_CENTRE")
+    run = crm.post("/reminder-runs", {"date": "2025-09-10"}).json()
+    assert run["raised"] == 0 and run["suppressed"].get("OPTED_OUT", 0) >= 1
+
+    for consent in ({"purpose": purpose, "channel": "SMS"},
+                    {"purpose": "MARKETING", "channel": "DATA"},
+                    {"purpose": "partner:", "channel": "DATA"},
+                    {"purpose": "partner:a/b", "channel": "DATA"}):
+        bad = crm.put("/customers/cust-1/consents", {"consents": [{**consent, "granted": True}]})
+        assert bad.status_code == 422 and "consents" in bad.text, (consent, bad.text)
+

@@ -11,12 +11,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import kombu
 import requests
 import sqlalchemy as sa
 
 import contracts
 from chassis.auth import Role
-from chassis.broker import ConfirmingPublisher, OutgoingMessage
+from chassis.broker import ConfirmingPublisher, OutgoingMessage, connect, event_exchange
 from chassis.testing import auth, make_settings, service_database, wait_for
 from contracts import EventContract, new_event
 from partners import models
@@ -74,6 +75,28 @@ class Publisher:
 
     def close(self) -> None:
         self.publisher.close()
+
+
+class EventTap:
+    """A queue of its own bound to `producer`'s exchange: the events that crossed the broker
+    (bind it before they are published)."""
+
+    def __init__(self, amqp_uri: str, producer: str, routing_key: str = "#") -> None:
+        self.connection = connect(amqp_uri)
+        self.channel = self.connection.channel()
+        self.queue = kombu.Queue(f"tap-{producer}-{uuid.uuid4().hex[:8]}",
+                                 exchange=event_exchange(producer), routing_key=routing_key,
+                                 auto_delete=True)(self.channel)
+        self.queue.declare()
+        self.seen: list[dict[str, Any]] = []
+
+    def drain(self) -> list[dict[str, Any]]:
+        while (message := self.queue.get(no_ack=True)) is not None:
+            self.seen.append(json.loads(message.body))
+        return self.seen
+
+    def close(self) -> None:
+        self.connection.release()
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """No personal field reaches a partner without the owner's consent, for every event type a
 partner may be given (contracts' examples); with consent to that partner, they reach it and
-no other. The pull feed returns the same events as the webhooks, across a restart."""
+no other (an owner's consent given at crm's API reaches partners through the broker). The
+pull feed returns the same events as the webhooks, across a restart."""
 
 from __future__ import annotations
 
@@ -8,13 +9,16 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from chassis.testing import wait_for
-from contracts import ContractViolation, contract_for, events, personal
-from partners import use_cases
+from chassis.testing import make_settings, service_database, wait_for
+from contracts import contract_for, events, personal
+from crm.service import CrmService
+from partners import models, use_cases
 from partners.store import PartnersUnitOfWork
+from services.crm.tests.integration.crm_hq import CRM_EXTRA, Crm, booked
+from services.crm.tests.integration.crm_hq import Publisher as CrmPublisher
 from services.partners.tests.integration.partners_hq import event_from_example
 
 SHARED = sorted(use_cases.SHARED_TYPES)
@@ -59,12 +63,12 @@ def test_every_shared_type_reaches_the_partner_without_its_personal_fields(hq, r
 
 
 def _consent(hq, customer_id: str, partner_id: str, granted: bool = True) -> None:
-    """What crm's ConsentChanged with purpose partner:<id> records (applied directly: the
-    contract's purposes do not name partners yet, see below)."""
+    """What crm's ConsentChanged with purpose partner:<id> records, applied directly (the
+    whole way from crm's API through the broker: see the test after the next)."""
     with Session(hq.engine) as session, session.begin():
         use_cases.consent_changed(PartnersUnitOfWork(session, None), {"data": {
             "customer_id": customer_id, "aliases": [], "purpose": f"partner:{partner_id}",
-            "channels": ["APP"], "granted": granted,
+            "channels": ["DATA"], "granted": granted,
             "changed_at": datetime.now(UTC).isoformat()}})
 
 
@@ -93,14 +97,64 @@ def test_an_owner_who_consented_to_one_partner_is_shown_to_that_partner_only(hq,
     assert "customer_id" not in receiver.delivered("/trusted")[-1].event["data"]
 
 
-def test_crm_consent_events_with_a_partner_purpose(hq, receiver):
-    """crm's ConsentChanged carries the purpose `partner:<id>` once the contract allows it."""
+def _partner_consent(hq, customer_id: str, partner_id: str) -> bool | None:
+    with hq.engine.connect() as conn:
+        return conn.execute(sa.select(models.consents.c.granted).where(
+            models.consents.c.customer_id == customer_id,
+            models.consents.c.partner_id == partner_id)).scalar()
+
+
+def test_an_owners_consent_given_at_crm_reaches_partners_through_the_broker(
+        hq, receiver, database, amqp_uri, services):
+    """The call centre records at crm's real API that the owner allows sharing with one
+    partner (purpose partner:<id>, channel DATA); crm publishes ConsentChanged, partners
+    takes it from the broker and shows that owner's data to that partner only, until the
+    owner withdraws it."""
+    settings = make_settings("crm", service_database(database, CrmService), amqp_uri,
+                             dealer_code="HQ", extra=dict(CRM_EXTRA))
+    services(CrmService, settings)
+    crm = Crm(f"http://127.0.0.1:{settings.http_port}", settings.database_url)
+    sites = CrmPublisher(amqp_uri)
     try:
-        consent = event_from_example(events.ConsentChanged, purpose="partner:ptn_x",
-                                     granted=True)
-    except ContractViolation:
-        pytest.skip("contracts' CONSENT_PURPOSES has no partner:<id> purpose yet")
-    hq.events.publish(consent)
+        trusted = hq.partner("QuoteApproved")
+        other = hq.partner("QuoteApproved")
+        for found, path in ((trusted, "/trusted"), (other, "/other")):
+            receiver.secrets.append(
+                hq.endpoint(found["partner_id"], receiver.url(path))["secret"])
+        owner = f"D001-C-{uuid.uuid4().hex[:6]}"
+        # crm learns the owner from the site's booking (not a type these partners take).
+        sites.publish(booked("D001", f"APT-{uuid.uuid4().hex[:8]}", owner,
+                             phone=f"139{uuid.uuid4().int % 10**8:08d}"))
+        purpose = f"partner:{trusted['partner_id']}"
+
+        def put(granted: bool) -> dict[str, Any] | None:
+            answer = crm.put(f"/customers/{owner}/consents", {"consents": [
+                {"purpose": purpose, "channel": "DATA", "granted": granted}]})
+            return answer.json() if answer.status_code == 200 else None
+
+        stored = wait_for(lambda: put(True), timeout=20, message="crm knows the owner")
+        assert {"purpose": purpose, "channel": "DATA", "granted": True} in stored["consents"]
+        crm_id = stored["customer_id"]
+        wait_for(lambda: _partner_consent(hq, owner, trusted["partner_id"]) is True,
+                 timeout=20, message="partners recorded the consent under the site's id")
+        assert _partner_consent(hq, crm_id, trusted["partner_id"]) is True
+        assert _partner_consent(hq, owner, other["partner_id"]) is None
+
+        hq.events.publish(event_from_example(events.QuoteApproved, customer_id=owner))
+        wait_for(lambda: len(receiver.delivered()) == 2, message="two deliveries")
+        assert receiver.delivered("/trusted")[-1].event["data"]["customer_id"] == owner
+        assert "customer_id" not in receiver.delivered("/other")[-1].event["data"]
+
+        # A partner consent is no message consent: crm's reminders never see it.
+        assert put(False) is not None  # withdrawn at the call centre: redacted again
+        wait_for(lambda: _partner_consent(hq, owner, trusted["partner_id"]) is False,
+                 timeout=20, message="partners recorded the withdrawal")
+        hq.events.publish(event_from_example(events.QuoteApproved, customer_id=owner))
+        wait_for(lambda: len(receiver.delivered()) == 4, message="four deliveries")
+        assert "customer_id" not in receiver.delivered("/trusted")[-1].event["data"]
+    finally:
+        sites.close()
+        crm.engine.dispose()
 
 
 def test_the_feed_returns_what_the_webhooks_carried_across_a_restart(hq, receiver):

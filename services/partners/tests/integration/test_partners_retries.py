@@ -10,8 +10,8 @@ import requests
 
 from chassis.auth import Role
 from chassis.testing import auth, wait_for
-from contracts import events
-from services.partners.tests.integration.partners_hq import event_from_example
+from contracts import events, validate_event
+from services.partners.tests.integration.partners_hq import EventTap, event_from_example
 
 
 def _connected(hq, receiver, *types: str):
@@ -47,7 +47,8 @@ def test_a_delivery_is_failed_after_its_last_attempt(hq, receiver):
     assert row["last_status_code"] == 500 and len(receiver.received) == 8
 
 
-def test_410_gone_disables_the_endpoint_and_the_partner_is_told(hq, receiver):
+def test_410_gone_disables_the_endpoint_and_the_partner_is_told(hq, receiver, amqp_uri):
+    tap = EventTap(amqp_uri, "partners", events.PartnerEndpointDisabled.type)
     partner, endpoint = _connected(hq, receiver)
     receiver.answer(410)
     hq.events.publish(event_from_example(events.QuoteApproved))
@@ -63,6 +64,21 @@ def test_410_gone_disables_the_endpoint_and_the_partner_is_told(hq, receiver):
                                                       subject=partner["client_id"]))["items"]
     assert notices[0]["kind"] == "ENDPOINT_DISABLED_GONE" and receiver.url() in \
         notices[0]["text"]
+    # Headquarters hears of it too: PartnerEndpointDisabled on partners' exchange.
+    try:
+        (told,) = wait_for(lambda: tap.drain() or None, timeout=15,
+                           message="PartnerEndpointDisabled published")
+    finally:
+        tap.close()
+    validate_event(told)
+    assert (told["type"], told["source"], told["subject"], told["dealercode"]) == (
+        events.PartnerEndpointDisabled.type, "hq/partners", endpoint["endpoint_id"], "HQ")
+    assert told["correlationid"] == partner["partner_id"]
+    data = told["data"]
+    assert {k: data[k] for k in ("partner_id", "endpoint_id", "url", "reason")} == {
+        "partner_id": partner["partner_id"], "endpoint_id": endpoint["endpoint_id"],
+        "url": receiver.url(), "reason": "GONE"}
+    assert datetime.fromisoformat(data["disabled_at"]) == found["disabled_at"]
 
 
 def test_an_endpoint_failing_for_five_days_is_disabled(hq, receiver):
