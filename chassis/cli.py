@@ -128,7 +128,8 @@ def _db(args: argparse.Namespace) -> int:
 
     for name in args.services:
         settings = load_settings(name, args.config)
-        migrate(settings.database_url, migrations_dir(service_class(name)))
+        migrate(settings.database_url, migrations_dir(service_class(name)),
+                settings=settings)
         print(f"{name}: database migrated")
     return 0
 
@@ -160,7 +161,7 @@ def _run(args: argparse.Namespace) -> int:
     for item in settings:
         cls = service_class(item.service)
         if args.migrate:
-            migrate(item.database_url, migrations_dir(cls))
+            migrate(item.database_url, migrations_dir(cls), settings=item)
         containers.append(make_container(cls, item))
     stopping = eventlet.event.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

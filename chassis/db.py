@@ -122,13 +122,19 @@ def drop_database(url: str) -> None:
         admin.dispose()
 
 
-def migrate(url: str, migrations_dir: Path, revision: str = "head") -> None:
-    """Create the database if needed and bring it to `revision` with the service's Alembic tree."""
+def migrate(url: str, migrations_dir: Path, revision: str = "head", *,
+            settings: Any = None) -> None:
+    """Create the database if needed and bring it to `revision` with the service's Alembic tree.
+
+    `settings` (the service's, when known) reach the migrations as
+    `op.get_context().config.attributes["settings"]`, for data migrations that need one of the
+    stack's secrets (partners' 0002 seals the endpoints' secrets with its own)."""
     from alembic import command
     from alembic.config import Config
 
     ensure_database(url)
     config = Config()
+    config.attributes["settings"] = settings
     config.set_main_option("script_location", str(migrations_dir))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     command.upgrade(config, revision)

@@ -7,7 +7,7 @@
 # mounts each file into the one container that reads it, under /run/secrets/.
 #   hq/crm/crm_encryption_key, crm_blind_index_key, survey_link_secret
 #   hq/notify/contact_secret, link_secret
-#   hq/identity/key_encryption_key
+#   hq/identity/key_encryption_key, hq/partners/secret_encryption_key
 #   <site>/workorder/report_link_secret, <site>/identity/key_encryption_key
 #   grafana/admin_password
 # A file already there is kept: crm's keys cannot change once customers are stored (delete a
@@ -46,6 +46,7 @@ secret hq/crm/survey_link_secret 48
 secret hq/notify/contact_secret 48
 secret hq/notify/link_secret 48
 secret hq/identity/key_encryption_key 32
+secret hq/partners/secret_encryption_key 32
 for site in D001 D002; do
     secret "$site/workorder/report_link_secret" 48
     secret "$site/identity/key_encryption_key" 32

@@ -32,7 +32,7 @@ SCRIPT = ROOT / "deploy" / "compose" / "secrets.sh"
 GENERATED = ROOT / "deploy" / "compose" / "secrets"
 # What a stack's generated folder holds, by service: the sites' and headquarters'.
 STACK_SECRETS = {
-    "hq": {service: OWN_SECRETS[service] for service in ("crm", "notify", "identity")},
+    "hq": {service: OWN_SECRETS[service] for service in ("crm", "notify", "identity", "partners")},
     **{site: {service: OWN_SECRETS[service] for service in ("workorder", "identity")}
        for site in DEALER_SITES},
 }
@@ -155,7 +155,7 @@ def test_without_openssl_python_generates_them(tmp_path):
             (tools / tool).symlink_to(found)
     env = {"PATH": str(tools), "PYTHON": sys.executable}
     values = generate(tmp_path / "secrets", env=env)
-    assert len(values) == len(set(values.values())) == 11
+    assert len(values) == len(set(values.values())) == 12
     Fernet(values["hq/crm/crm_encryption_key"].encode())
 
 

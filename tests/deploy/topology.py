@@ -34,9 +34,11 @@ OWN_SECRETS: dict[str, tuple[str, ...]] = {
     "crm": ("crm_encryption_key", "crm_blind_index_key", "survey_link_secret"),
     "notify": ("contact_secret", "link_secret"),
     IDENTITY: ("key_encryption_key",),
+    "partners": ("secret_encryption_key",),
 }
-# Fernet keys (url-safe base64 of 32 bytes): crm's must be one, identity's is made one.
-FERNET_KEYS = ("crm_encryption_key", "key_encryption_key")
+# Fernet keys (url-safe base64 of 32 bytes): crm's must be one, identity's and partners' are
+# made one.
+FERNET_KEYS = ("crm_encryption_key", "key_encryption_key", "secret_encryption_key")
 # Every setting name a secret goes by, the old shared token secret among them, and the
 # channel credentials notify's channels carry.
 SECRET_SETTINGS = (*sorted({n for names in OWN_SECRETS.values() for n in names}),

@@ -11,7 +11,6 @@ nothing here touches the database.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
@@ -23,21 +22,22 @@ from typing import Any
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from cryptography.fernet import Fernet, InvalidToken
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from chassis.auth import ALGORITHM, SigningKey, issue_token
 from chassis.identity import Identity
+from chassis.sealing import Sealer, SealingError, derive_key
 from identity.domain import CODE_DIGITS
+
+# identity's keys have always been derived with this salt: sealed keys and sessions, phone
+# indexes and code hashes already stored stay readable.
+_SALT = b"aftersales identity"
 
 
 def _derive(master: str, purpose: bytes) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"aftersales identity",
-                info=purpose).derive(master.encode())
+    return derive_key(master, purpose, salt=_SALT)
 
 
-class KeyEncryptionError(Exception):
+class KeyEncryptionError(SealingError):
     """A sealed value does not open with this key-encryption key (a wrong or changed one)."""
 
 
@@ -46,10 +46,10 @@ class Crypto:
 
     def __init__(self, key_encryption_key: str, *, time_cost: int = 3,
                  memory_kib: int = 65536, parallelism: int = 4) -> None:
-        sealing = _derive(key_encryption_key, b"seal signing keys and sessions")
-        self._fernet = Fernet(base64.urlsafe_b64encode(sealing))
+        self._sealer = Sealer(key_encryption_key, b"seal signing keys and sessions",
+                              salt=_SALT, name="this key_encryption_key")
         # Names the key-encryption key beside what it sealed, without revealing it.
-        self.kek_fingerprint = hashlib.sha256(sealing).hexdigest()[:16]
+        self.kek_fingerprint = self._sealer.fingerprint
         self._phones = _derive(key_encryption_key, b"phone index")
         self._codes = _derive(key_encryption_key, b"one-time codes")
         self._passwords = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib,
@@ -123,12 +123,12 @@ class Crypto:
     # -- sealing -------------------------------------------------------------------------------
 
     def seal(self, text: str) -> str:
-        return self._fernet.encrypt(text.encode()).decode()
+        return self._sealer.seal(text)
 
     def unseal(self, sealed: str) -> str:
         try:
-            return self._fernet.decrypt(sealed.encode()).decode()
-        except InvalidToken:
+            return self._sealer.unseal(sealed)
+        except SealingError:
             raise KeyEncryptionError("a sealed value does not open with this "
                                      "key_encryption_key") from None
 

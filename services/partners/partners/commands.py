@@ -34,7 +34,7 @@ from chassis.db import create_engine
 from chassis.errors import DomainError
 from partners import use_cases
 from partners.settings import PartnersSettings
-from partners.store import PartnersUnitOfWork
+from partners.store import PartnersUnitOfWork, endpoint_sealer
 
 
 class _NoEvents:
@@ -49,7 +49,8 @@ def _unit_of_work(config: str | None) -> Iterator[tuple[PartnersUnitOfWork, Part
     engine = create_engine(settings.database_url)
     try:
         with Session(engine) as session, session.begin():
-            yield PartnersUnitOfWork(session, _NoEvents()), options
+            yield PartnersUnitOfWork(session, _NoEvents(), sealer=endpoint_sealer(
+                options.secret_encryption_key)), options
     finally:
         engine.dispose()
 

@@ -61,13 +61,14 @@ endpoints = sa.Table(
     sa.Index("ix_endpoints_partner", "partner_id"),
 )
 
-# Standard Webhooks secrets; while a rotation overlaps, every live one signs.
+# Standard Webhooks secrets; while a rotation overlaps, every live one signs. `secret` is
+# sealed (a Fernet token under secret_encryption_key, `partners.store.endpoint_sealer`).
 endpoint_secrets = sa.Table(
     "endpoint_secrets", metadata,
     sa.Column("secret_id", sa.String(36), primary_key=True),
     sa.Column("endpoint_id", sa.String(36), sa.ForeignKey("endpoints.endpoint_id"),
               nullable=False),
-    sa.Column("secret", sa.String(120), nullable=False),
+    sa.Column("secret", sa.String(400), nullable=False),
     sa.Column("created_at", _TIME, nullable=False),
     sa.Column("expires_at", _TIME),
     sa.Index("ix_endpoint_secrets_endpoint", "endpoint_id"),

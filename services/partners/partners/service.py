@@ -31,7 +31,7 @@ from partners import metrics, models, use_cases
 from partners import schemas as s
 from partners.sender import Sender
 from partners.settings import PartnersSettings
-from partners.store import PartnersUnitOfWork
+from partners.store import PartnersUnitOfWork, partners_resources
 
 OPERATOR = {Role.OPERATOR}
 PARTNER = {Role.PARTNER}
@@ -72,7 +72,7 @@ class PartnersService(PlatformService):
 
     db = Database(models.metadata)
     outbox = Outbox()
-    uow = UnitOfWorkProvider(PartnersUnitOfWork)
+    uow = UnitOfWorkProvider(PartnersUnitOfWork, resources=partners_resources)
     options = OwnSettings(PartnersSettings)
     sender = Sender()
     clock = Clock()

@@ -2,6 +2,10 @@
 with one line naming it (`retry_schedule_seconds: ...`).
 
 Every one optional; in the YAML under `services: partners:` or AFTERSALES_PARTNERS_<NAME>.
+
+Its secret is its own stack's (`chassis.config.own_secret`): `secret_encryption_key` seals the
+endpoints' signing secrets at rest (`secret_encryption_key_file` in a deployment; the
+published stand-in only in `environment: development`).
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from chassis.config import ConfigError, bounds, typed_settings
+from chassis.config import ConfigError, bounds, own_secret, typed_settings
 from partners.domain import DEFAULT_RETRY_SECONDS, RetrySchedule
 
 
@@ -38,17 +42,21 @@ class PartnersSettings:
     # After a rotation, the previous secret signs too for this long.
     secret_overlap_hours: float = field(default=24.0, metadata=bounds(0, 720))
     feed_limit_max: int = field(default=500, metadata=bounds(1, 5000))
+    # Seals the endpoints' signing secrets at rest (own_secret: never in the YAML itself).
+    secret_encryption_key: str = field(default="", repr=False)
 
     @classmethod
     def from_settings(cls, settings: Any) -> PartnersSettings:
-        options = typed_settings(cls, settings.extra)
+        options = typed_settings(cls, settings.extra, secret_encryption_key="")
         try:
             delays = [float(d) for d in options.retry_schedule_seconds]
         except (TypeError, ValueError):
             raise ConfigError("retry_schedule_seconds: must be a list of seconds") from None
         if not 1 <= len(delays) <= 20 or any(d < 0 for d in delays):
             raise ConfigError("retry_schedule_seconds: 1 to 20 waits, none negative")
-        return dataclasses.replace(options, retry_schedule_seconds=delays)
+        return dataclasses.replace(
+            options, retry_schedule_seconds=delays,
+            secret_encryption_key=own_secret(settings, "secret_encryption_key"))
 
     @property
     def retry(self) -> RetrySchedule:

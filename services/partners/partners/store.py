@@ -17,10 +17,12 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from chassis.sealing import Sealer
 from chassis.unit_of_work import Emits, UnitOfWork
 from contracts.payloads import consent_supersedes
 from partners import models
 from partners.domain import OPEN, DeliveryStatus, EndpointStatus, InLine, Secret
+from partners.settings import PartnersSettings
 
 Row = dict[str, Any]
 # The one lock every transaction that writes the feed or moves deliveries in line takes
@@ -69,11 +71,29 @@ _DUE = (sa.select(_d.c.delivery_id, _d.c.endpoint_id)
         .limit(sa.bindparam("limit")))
 
 
-class Registry:
-    """Partners, their entitlements and VINs, dealers' regions, endpoints and secrets."""
+# The purpose label of the key endpoints' secrets are sealed with (and the migration that
+# sealed the plain ones used): changing it would leave every stored secret unopenable.
+ENDPOINT_SECRETS_PURPOSE = b"partners webhook endpoint secrets"
 
-    def __init__(self, session: Session) -> None:
-        self.session, self._dialect = session, _dialect(session)
+
+def endpoint_sealer(secret_encryption_key: str) -> Sealer:
+    return Sealer(secret_encryption_key, ENDPOINT_SECRETS_PURPOSE,
+                  name="this secret_encryption_key")
+
+
+def partners_resources(settings: Any) -> dict[str, Any]:
+    """What every partners unit of work of a process shares, built once at start: the sealer
+    of endpoints' secrets, over the stack's secret_encryption_key."""
+    options = PartnersSettings.from_settings(settings)
+    return {"sealer": endpoint_sealer(options.secret_encryption_key)}
+
+
+class Registry:
+    """Partners, their entitlements and VINs, dealers' regions, endpoints and secrets (sealed
+    at rest: sealed as written, opened as read)."""
+
+    def __init__(self, session: Session, sealer: Sealer) -> None:
+        self.session, self._dialect, self.sealer = session, _dialect(session), sealer
 
     def add_partner(self, row: Row) -> None:
         self.session.execute(_p.insert().values(**_utc_all(row)))
@@ -145,7 +165,7 @@ class Registry:
 
     def add_secret(self, secret: Secret, endpoint_id: str) -> None:
         self.session.execute(_s.insert().values(
-            secret_id=secret.id, endpoint_id=endpoint_id, secret=secret.secret,
+            secret_id=secret.id, endpoint_id=endpoint_id, secret=self.sealer.seal(secret.secret),
             created_at=utc(secret.created_at), expires_at=utc(secret.expires_at)))
 
     def secrets(self, endpoint_ids: Iterable[str]) -> dict[str, list[Secret]]:
@@ -157,7 +177,8 @@ class Registry:
                                         ).mappings():
             row = aware(row)
             found.setdefault(row["endpoint_id"], []).append(Secret(
-                row["secret_id"], row["secret"], row["created_at"], row["expires_at"]))
+                row["secret_id"], self.sealer.unseal(row["secret"]), row["created_at"],
+                row["expires_at"]))
         return found
 
     def expire_secrets(self, endpoint_id: str, at: datetime) -> None:
@@ -358,8 +379,8 @@ def _utc_all(values: dict[str, Any]) -> dict[str, Any]:
 class PartnersUnitOfWork(UnitOfWork):
     """One partners transaction: the registry, what events said, and the outbound side."""
 
-    def __init__(self, session: Session, events: Emits) -> None:
+    def __init__(self, session: Session, events: Emits, *, sealer: Sealer) -> None:
         super().__init__(session, events)
-        self.registry = Registry(session)
+        self.registry = Registry(session, sealer)
         self.facts = Facts(session)
         self.outbound = Outbound(session)

@@ -16,7 +16,7 @@ from chassis.testing import make_settings, service_database, wait_for
 from contracts import contract_for, events, personal
 from crm.service import CrmService
 from partners import models, use_cases
-from partners.store import PartnersUnitOfWork
+from partners.store import PartnersUnitOfWork, endpoint_sealer
 from services.crm.tests.integration.crm_hq import CRM_EXTRA, Crm, booked
 from services.crm.tests.integration.crm_hq import Publisher as CrmPublisher
 from services.partners.tests.integration.partners_hq import event_from_example
@@ -66,7 +66,8 @@ def _consent(hq, customer_id: str, partner_id: str, granted: bool = True) -> Non
     """What crm's ConsentChanged with purpose partner:<id> records, applied directly (the
     whole way from crm's API through the broker: see the test after the next)."""
     with Session(hq.engine) as session, session.begin():
-        use_cases.consent_changed(PartnersUnitOfWork(session, None), {"data": {
+        uow = PartnersUnitOfWork(session, None, sealer=endpoint_sealer("not-the-stack-key"))
+        use_cases.consent_changed(uow, {"data": {
             "customer_id": customer_id, "aliases": [], "purpose": f"partner:{partner_id}",
             "channels": ["DATA"], "granted": granted,
             "changed_at": datetime.now(UTC).isoformat()}})
