@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 ARGS ?=
 
-.PHONY: install lock test test-unit test-integration demo bench lint infra run-site run-hq link clean
+.PHONY: install lock test test-unit test-integration demo bench lint infra browser run-site run-hq link clean
 
 # Installs are reproducible: pyproject.toml keeps the ranges, the lock files pin every package
 # (direct and transitive) to one version with its hashes. `make install` installs the dev lock
@@ -48,8 +48,12 @@ $(LOCK_TOOL)/.uv-$(UV_VERSION):
 infra:
 	scripts/ensure-infra
 
+# Debian's Chromium, chromedriver and CJK fonts for tests/browser (installed when missing).
+browser:
+	scripts/ensure-browser
+
 # Every test (the README's contract, what .ci/run runs).
-test: install infra
+test: install infra browser
 	$(BIN)/pytest $(ARGS)
 
 # The unit tier alone: no database, broker or network (a unit test that tries fails), seconds.
@@ -57,7 +61,7 @@ test-unit: install
 	$(BIN)/pytest -m unit $(ARGS)
 
 # Everything but the unit tier: integration on the real PostgreSQL and RabbitMQ, and faults.
-test-integration: install infra
+test-integration: install infra browser
 	$(BIN)/pytest -m "not unit" $(ARGS)
 
 demo: install

@@ -35,6 +35,7 @@ SITE_SERVICES = ("booking", "workorder", "parts")  # what a site publishes over 
 HQ_SERVICES = ("crm", "notify", "bi")
 IDENTITY = "identity"  # every stack has its own, the issuer of its people's tokens
 PARTNERS = "partners"  # headquarters: franchise shops' webhooks and feed (after identity's port)
+PORTAL = "portal"  # every stack: the pages people open (the last port of each stack)
 # The demo's partner hears of a failure within minutes, not the day production retries last,
 # so `--partner-url` can wait for every delivery to succeed or be given up on.
 DEMO_RETRY_SECONDS = [1, 2, 4, 8, 15, 30, 60]
@@ -88,29 +89,34 @@ class Topology:
 def plan(dealers: int, workdir: Path, base_port: int = 8000, embedded: bool = False,
          prefix: str = "demo") -> Topology:
     """Vhosts `demo-hq` and `demo-site-D00N`, databases `demo_*` (`prefix` in place of
-    "demo"), ports from `base_port` (headquarters +1..5, site N +100·N+1..4; 0 takes free
+    "demo"), ports from `base_port` (headquarters +1..6, site N +100·N+1..5; 0 takes free
     ports). Embedded: the same vhosts on the in-memory broker and SQLite files in `workdir`."""
     workdir.mkdir(parents=True, exist_ok=True)
 
     def port(offset: int) -> int:
         return base_port + offset if base_port else free_port()
 
-    hq_services = (*HQ_SERVICES, IDENTITY, PARTNERS)
-    site_services = (*SITE_SERVICES, IDENTITY)
+    hq_services = (*HQ_SERVICES, IDENTITY, PARTNERS, PORTAL)
+    site_services = (*SITE_SERVICES, IDENTITY, PORTAL)
     hq_ports = {s: port(i + 1) for i, s in enumerate(hq_services)}
     hq_issuer = f"http://127.0.0.1:{hq_ports[IDENTITY]}"
+    site_ports = [{s: port(100 * n + i + 1) for i, s in enumerate(site_services)}
+                  for n in range(1, dealers + 1)]
+    # notify's owner links open each site's own portal.
+    owner_pages = {f"D{n:03d}": f"http://127.0.0.1:{ports[PORTAL]}"
+                   for n, ports in enumerate(site_ports, start=1)}
     hq = _stack("HQ", f"{prefix}-hq", hq_services, LOCAL / "hq.yaml", workdir, hq_ports,
-                embedded, prefix, hq_issuer)
+                embedded, prefix, hq_issuer, owner_pages)
     sites = [_stack(f"D{n:03d}", f"{prefix}-site-D{n:03d}", site_services,
-                    LOCAL / "site-D001.yaml", workdir,
-                    {s: port(100 * n + i + 1) for i, s in enumerate(site_services)},
-                    embedded, prefix, hq_issuer)
-             for n in range(1, dealers + 1)]
+                    LOCAL / "site-D001.yaml", workdir, ports, embedded, prefix, hq_issuer,
+                    owner_pages)
+             for n, ports in enumerate(site_ports, start=1)]
     return Topology(workdir, hq, sites, embedded)
 
 
 def _stack(name: str, vhost: str, services: tuple[str, ...], template: Path, workdir: Path,
-           ports: dict[str, int], embedded: bool, prefix: str, hq_issuer: str) -> Stack:
+           ports: dict[str, int], embedded: bool, prefix: str, hq_issuer: str,
+           owner_pages: dict[str, str]) -> Stack:
     config = yaml.safe_load(template.read_text(encoding="utf-8"))
     config["dealer_code"] = name
     # Each stack trusts its own identity and (a site) headquarters', at the demo's ports.
@@ -137,6 +143,12 @@ def _stack(name: str, vhost: str, services: tuple[str, ...], template: Path, wor
             sink = str(workdir / "notify-outbox.jsonl")
             section["channels"] = {channel: {"adapter": "file", "path": sink}
                                    for channel in ("sms", "email", "wechat", "push")}
+        if service == PORTAL:
+            section.update(_portal_urls(name, ports, hq_issuer))
+        if service == "workorder":
+            section["owner_portal_url"] = f"http://127.0.0.1:{ports[PORTAL]}"
+        if service == "notify":
+            section["owner_pages"] = owner_pages
         if service == PARTNERS:  # a receiver on this machine: private endpoints allowed
             section.update(allow_private_endpoints=True,
                            retry_schedule_seconds=DEMO_RETRY_SECONDS)
@@ -145,6 +157,16 @@ def _stack(name: str, vhost: str, services: tuple[str, ...], template: Path, wor
                     + yaml.safe_dump(config, allow_unicode=True, sort_keys=False),
                     encoding="utf-8")
     return Stack(name, vhost, path, services, ports, databases)
+
+
+def _portal_urls(name: str, ports: dict[str, int], hq_issuer: str) -> dict[str, str]:
+    """Where the portal of a stack finds that stack's services (and owners sign in)."""
+    local = {service: f"http://127.0.0.1:{port}" for service, port in ports.items()}
+    urls = {"public_url": local[PORTAL], "identity_url": local[IDENTITY],
+            "owner_identity_url": hq_issuer}
+    wanted = ("crm", "notify") if name == "HQ" else ("booking", "workorder")
+    urls.update({f"{service}_url": local[service] for service in wanted})
+    return urls
 
 
 def _trusted(issuer: str, scope: str, dealer: str | None = None) -> dict[str, str]:

@@ -8,15 +8,12 @@ page loads nothing from another host (its Content-Security-Policy says so too).
 
 from __future__ import annotations
 
-import hashlib
 import html
 import json
-from dataclasses import dataclass
 from datetime import date
-from functools import cache
-from importlib import resources
 
 from bi.kpis import CYCLE_STAGES, KPIS
+from chassis.static import StaticFile, StaticFiles
 
 ECHARTS_VERSION = "5.6.0"
 LANGUAGES = ("zh-CN", "en")
@@ -189,16 +186,8 @@ def page(lang: str = "zh-CN") -> str:
 # -- static files ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class StaticFile:
-    body: bytes
-    content_type: str
-    etag: str
-    max_age: int
-
-
 # The only files /static serves: anything else, `..` included, is not found.
-STATIC_FILES: dict[str, tuple[str, int]] = {
+STATIC = StaticFiles("bi", {
     "dashboard.js": ("text/javascript; charset=utf-8", 300),
     "dashboard.css": ("text/css; charset=utf-8", 300),
     # The version is in the file's README and ETag; a day's caching is safe across upgrades.
@@ -208,16 +197,9 @@ STATIC_FILES: dict[str, tuple[str, int]] = {
     "vendor/echarts/LICENSE-d3": ("text/plain; charset=utf-8", 86400),
     "vendor/echarts/LICENSE-zrender": ("text/plain; charset=utf-8", 86400),
     "vendor/echarts/README.md": ("text/markdown; charset=utf-8", 86400),
-}
+})
 
 
-@cache
 def static_file(path: str) -> StaticFile | None:
     """A whitelisted file of the package's `static/` folder, or None."""
-    if path not in STATIC_FILES:
-        return None
-    resource = resources.files("bi").joinpath("static", *path.split("/"))
-    body = resource.read_bytes()
-    content_type, max_age = STATIC_FILES[path]
-    return StaticFile(body, content_type, hashlib.sha256(body).hexdigest()[:32], max_age)
-
+    return STATIC.find(path)

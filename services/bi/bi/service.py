@@ -33,7 +33,7 @@ from bi.settings import BiSettings
 from bi.store import BiUnitOfWork
 from chassis.consumer import handle_event
 from chassis.db import Database
-from chassis.errors import InvalidInput, NotFound
+from chassis.errors import InvalidInput
 from chassis.http import PUBLIC, http, identity_of, json_response, load_json, load_query
 from chassis.identity import Role, own_dealer_only
 from chassis.service import HEADQUARTERS, OwnSettings, PlatformService
@@ -178,15 +178,7 @@ class BiService(PlatformService):
              summary="The dashboard's script and style sheet and the vendored Apache ECharts "
                      "(a fixed list of files)")
     def get_static(self, request: Request, path: str) -> Response:
-        found = dashboard.static_file(path)
-        if found is None:
-            raise NotFound("no such file", path=path)
-        response = Response(found.body, content_type=found.content_type)
-        response.set_etag(found.etag)
-        response.cache_control.public = True
-        response.cache_control.max_age = found.max_age
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        return response.make_conditional(request)
+        return dashboard.STATIC.response(request, path)
 
     # -- dealers and regions -------------------------------------------------------------------
 
