@@ -140,11 +140,12 @@ class Pages:
         return response
 
     def protect(self, response: Response) -> Response:
-        """The headers of every page: its CSP, and no caching, framing, sniffing or referrer
-        (a page's address may hold an owner's link grant)."""
+        """The headers of every page: its CSP, and no caching, framing or sniffing. The
+        referrer stays on the origin: a page's address may hold an owner's link grant, and
+        with no referrer at all browsers would send `Origin: null` with the portal's forms."""
         response.headers["Content-Security-Policy"] = self.policy
         response.headers["Cache-Control"] = "private, no-store"
-        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["Referrer-Policy"] = "same-origin"
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["X-Frame-Options"] = "DENY"
         return response
@@ -154,5 +155,5 @@ def redirect(location: str, *, status: int = 303) -> Response:
     """After a form: see the result page (303, so a reload does not post again)."""
     response = Response("", status=status, headers={"Location": location})
     response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Referrer-Policy"] = "same-origin"
     return response

@@ -20,6 +20,7 @@ from chassis.http import PUBLIC, http
 from chassis.service import EVERY, PlatformService
 from chassis.unit_of_work import UnitOfWorkProvider
 from portal import models, use_cases
+from portal.backends import ServiceRefused
 from portal.board_pages import WorkshopBoard
 from portal.domain.sessions import COOKIE
 from portal.owner_pages import OwnerPages
@@ -79,10 +80,15 @@ class PortalService(OwnerPages, QuotePages, WorkshopBoard, SurveyPages, PageGrou
     @page
     def owner_sign_in(self, request: Request) -> Response:
         values = form(request)
-        cookie = use_cases.sign_in_owner(
-            self.uow, self.portal.backends.owner_identity, phone=values.get("phone", ""),
-            code=values.get("code", ""), verify=self.portal.verify,
-            session_seconds=self.portal.options.session_seconds, now=now())
+        try:
+            cookie = use_cases.sign_in_owner(
+                self.uow, self.portal.backends.owner_identity, phone=values.get("phone", ""),
+                code=values.get("code", ""), verify=self.portal.verify,
+                session_seconds=self.portal.options.session_seconds, now=now())
+        except ServiceRefused as exc:  # a wrong or spent code: try again on the same page
+            return self.render(request, "sign_in.html", status=exc.status,
+                               phone=values.get("phone", ""), code_sent=True, refused=exc,
+                               next=safe_next(values.get("next")))
         return set_session_cookie(redirect(safe_next(values.get("next"))), cookie,
                                   self.portal.options)
 
@@ -100,10 +106,15 @@ class PortalService(OwnerPages, QuotePages, WorkshopBoard, SurveyPages, PageGrou
         values = form(request)
         if not values.get("username") or not values.get("password"):
             raise InvalidInput("username", "give your user name and password")
-        cookie = use_cases.sign_in_staff(
-            self.uow, self.portal.backends.identity, username=values["username"],
-            password=values["password"], verify=self.portal.verify,
-            session_seconds=self.portal.options.session_seconds, now=now())
+        try:
+            cookie = use_cases.sign_in_staff(
+                self.uow, self.portal.backends.identity, username=values["username"],
+                password=values["password"], verify=self.portal.verify,
+                session_seconds=self.portal.options.session_seconds, now=now())
+        except ServiceRefused as exc:  # a wrong password, a locked account: say so here
+            return self.render(request, "staff_sign_in.html", status=exc.status,
+                               username=values["username"], refused=exc,
+                               next=safe_next(values.get("next") or "/board"))
         return set_session_cookie(redirect(safe_next(values.get("next") or "/board")),
                                   cookie, self.portal.options)
 
