@@ -1,11 +1,12 @@
 """`make demo`: headquarters and dealer sites trading through a working day.
 
-It starts headquarters (crm, notify, bi, identity, partners) and N dealer sites (booking,
-workorder, parts, identity), each as its own `aftersales run` process with its own vhost and
-databases, joined by the broker links (shovels) of `chassis.uplink`. A traffic simulator then
-plays the sites' working days through the services' HTTP APIs, headquarters follows up with
-surveys, and the demo prints a KPI summary with the URLs of the dashboard and of one owner's
-repair-order page.
+It starts headquarters (crm, notify, bi, identity, partners, portal) and N dealer sites
+(booking, workorder, parts, identity, portal), each as its own `aftersales run` process with
+its own vhost and databases, joined by the broker links (shovels) of `chassis.uplink`. A
+traffic simulator then plays the sites' working days through the services' HTTP APIs,
+headquarters follows up with surveys, and the demo prints a KPI summary with the URLs of the
+dashboard, of one owner's inspection report page, and of the first site's workshop board with
+an advisor's sign-in.
 
 On the local RabbitMQ and PostgreSQL when both answer; otherwise embedded mode (kombu's
 in-memory broker and SQLite files, every service in this process, the same code), and it
@@ -38,13 +39,16 @@ from chassis.broker_admin import subscriptions  # noqa: E402
 from chassis.config import load_settings, own_secret  # noqa: E402
 from chassis.db import count_rows  # noqa: E402
 from chassis.logs import configure_logging  # noqa: E402
+from chassis.outbox import Outbox  # noqa: E402
 from chassis.runner import service_class  # noqa: E402
 from simulator import topology  # noqa: E402
 from simulator.sign_in import SignedInPeople  # noqa: E402
-from simulator.topology import IDENTITY, PARTNERS, Stack, Topology  # noqa: E402
+from simulator.topology import IDENTITY, PARTNERS, PORTAL, Stack, Topology  # noqa: E402
 from simulator.traffic import HeadquartersEndpoints, SiteEndpoints, run_days, seed_site  # noqa: E402
 
 REGIONS = ["EAST", "NORTH", "SOUTH", "WEST", "CENTRAL"]
+# The demo advisor the summary signs in to the workshop board with (the traffic's own).
+BOARD_ADVISOR = "SA-01"
 # What `--partner-url`'s demo partner is entitled to, of every dealer (no owner consented to
 # it: the personal fields of each are removed).
 PARTNER_EVENTS = ("InspectionUploaded", "QuoteApproved", "PartIssued", "VehicleDelivered",
@@ -117,8 +121,8 @@ def _trade(topo: Topology, days: int, seed: int, bookings_per_day: tuple[int, in
            embedded: bool, partner_url: str | None = None) -> dict[str, Any]:
     people = signed_in_people(topo)
     partner = _connect_partner(topo, people, partner_url) if partner_url else None
-    sites = [SiteEndpoints(s.name, s.url("booking"), s.url("workorder"), s.url("parts"))
-             for s in topo.sites]
+    sites = [SiteEndpoints(s.name, s.url("booking"), s.url("workorder"), s.url("parts"),
+                           s.url(PORTAL)) for s in topo.sites]
     hq = HeadquartersEndpoints(*(topo.headquarters.url(s) for s in ("crm", "notify", "bi")))
     operator = people.headers(Role.OPERATOR, "ops-sim", None)
     for index, site in enumerate(sites):
@@ -154,6 +158,7 @@ def _trade(topo: Topology, days: int, seed: int, bookings_per_day: tuple[int, in
         "dashboard": f"{hq.bi}/dashboard?from={period['from']}&to={period['to']}"
                      f"#token={token}",
         "owner_repair_order_link": report.owner_link,
+        "workshop_board": _board_sign_in(topo.sites[0], people),
         "seconds": traded["seconds"],
         **({"partner": delivered} if delivered is not None else {}),
     }
@@ -161,11 +166,18 @@ def _trade(topo: Topology, days: int, seed: int, bookings_per_day: tuple[int, in
     return summary
 
 
+def _board_sign_in(site: Stack, people: SignedInPeople) -> dict[str, str]:
+    """The first site's workshop board and the demo advisor who may open it (a demo account:
+    its password is printed so that whoever runs the demo can sign in)."""
+    return {"url": f"{site.url(PORTAL)}/board", "username": BOARD_ADVISOR,
+            "password": people.password_of(site.name, BOARD_ADVISOR, Role.ADVISOR)}
+
+
 def _wait_for_headquarters(topo: Topology, timeout: float = 120.0) -> None:
     """Until BI has applied every event the sites and crm published that BI subscribes to."""
     wanted = {event_type for _, event_type, _ in subscriptions(service_class("bi"))}
     producers = [url for stack in topo.stacks for service, url in stack.databases.items()
-                 if service != "bi"]
+                 if service != "bi" and _publishes(service)]
     deadline = time.monotonic() + timeout
     while True:
         published = sum(_count(url, "outbox", wanted) for url in producers)
@@ -178,6 +190,11 @@ def _wait_for_headquarters(topo: Topology, timeout: float = 120.0) -> None:
                   f"{timeout:.0f}s; the summary shows what arrived")
             return
         eventlet.sleep(0.5)
+
+
+def _publishes(service: str) -> bool:
+    """Whether the service has an outbox (the portal, which publishes nothing, has none)."""
+    return any(isinstance(value, Outbox) for value in vars(service_class(service)).values())
 
 
 def _connect_partner(topo: Topology, people: SignedInPeople, url: str) -> dict[str, str]:
@@ -213,7 +230,7 @@ def _wait_for_partner(topo: Topology, partner: dict[str, str],
     wanted = {contract_for(name).type for name in PARTNER_EVENTS}
     partners_db = topo.headquarters.databases[PARTNERS]
     producers = [url for stack in topo.stacks for service, url in stack.databases.items()
-                 if service not in (PARTNERS, "bi")]
+                 if service not in (PARTNERS, "bi") and _publishes(service)]
     deadline = time.monotonic() + timeout
     where = f"endpoint_id = '{partner['endpoint_id']}'"
     while True:
@@ -281,7 +298,10 @@ def _print_summary(summary: dict[str, Any], per_dealer: dict[str, dict[str, Any]
                   *(per_dealer[d].get(kpi) for d in per_dealer)]
         print(" | ".join([f"{kpi:>24}", *(f"{'—' if v is None else v!s:>10}" for v in values)]))
     print(f"\nHeadquarters dashboard: {summary['dashboard']}")
-    print(f"An owner's repair order: {summary['owner_repair_order_link']}")
+    print(f"An owner's inspection report: {summary['owner_repair_order_link']}")
+    board = summary["workshop_board"]
+    print(f"Workshop board: {board['url']} (sign in as {board['username']}, password "
+          f"{board['password']})")
     if "partner" in summary:
         partner = summary["partner"]
         print(f"Partner webhooks to {partner['url']}: {partner['delivered']} delivered, "

@@ -76,6 +76,13 @@ class SignedInPeople:
         # The owner's survey link, as crm signs it in the message headquarters sent.
         return link_token(self._survey_secret, survey_id)
 
+    def password_of(self, stack: str, staff_id: str, role: Role) -> str:
+        """The password of a member of the demo's staff at `stack` (enrolled on first use), for
+        signing in through a page."""
+        if (stack, staff_id) not in self._passwords:
+            self._enrol(stack, staff_id, role)
+        return self._passwords[stack, staff_id]
+
     # -- signing in --------------------------------------------------------------------------
 
     def _current(self, stack: str, subject: str, sign_in: Callable[[], _Signed]) -> _Signed:

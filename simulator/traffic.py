@@ -50,6 +50,7 @@ class SiteEndpoints:
     booking: str
     workorder: str
     parts: str
+    portal: str = ""  # the site's pages for owners and staff, where it runs one
 
 
 @dataclass
@@ -584,7 +585,9 @@ class _RepairOrder:
         self.tally.inspections_with_photos += photos > 0
         report = self.day.run.report
         if report.owner_link is None and self.site.dealer_code == self.day.run.example_dealer:
-            report.owner_link = f"{self.site.workorder}{submitted['report_link']['url']}"
+            # The owner's page of the report: the site's portal (workorder's JSON without one).
+            page = self.site.portal or self.site.workorder
+            report.owner_link = f"{page}{submitted['report_link']['url']}"
 
     # -- quote and the owner's decision ------------------------------------------------------
 
