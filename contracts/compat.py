@@ -15,8 +15,10 @@ and no field a consumer may rely on disappears. Concretely, breaking:
 
 Compatible: a new optional property, a wider enum, looser bounds, removed constraints, and
 a value set widened into alternatives: an ``enum`` (or ``const``) replaced by an ``anyOf`` of
-value-only branches (``enum``/``const``/``pattern``) one of which lists every old value, or
-such an ``anyOf`` given another branch (``SERVICE``/``MARKETING`` growing ``partner:<id>``).
+value-only branches (``enum``/``const``/``pattern``) one of which lists every old value, a
+``pattern`` replaced by such an ``anyOf`` one of whose branches is that very pattern (https
+links growing http ones on loopback), or such an ``anyOf`` given another branch
+(``SERVICE``/``MARKETING`` growing ``partner:<id>``).
 
     python -m contracts.compat     compare schemas/ with released/, exit 1 on a break
 """
@@ -72,7 +74,9 @@ def _enum_values(branch: Mapping[str, Any]) -> list[Any] | None:
 def _alternatives_widen(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool | None:
     """Whether ``new``'s value alternatives accept everything ``old`` accepted: True or
     False when ``new`` has value-only alternatives and ``old`` had them or a plain
-    ``enum``/``const``; None when the rule does not apply (compared as before)."""
+    ``enum``/``const``/``pattern`` (a pattern is kept only by a branch that is the same
+    pattern: two regexes cannot be compared); None when the rule does not apply (compared as
+    before)."""
     new_branches = _value_alternatives(new)
     if new_branches is None:
         return None
@@ -84,6 +88,8 @@ def _alternatives_widen(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool 
             old_branches = [{"enum": old["enum"]}]
         elif "const" in old:
             old_branches = [{"const": old["const"]}]
+        elif "pattern" in old:
+            old_branches = [{"pattern": old["pattern"]}]
         else:
             return None
     if "enum" in new or "const" in new or "pattern" in new:

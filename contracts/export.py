@@ -24,7 +24,7 @@ from marshmallow import Schema, fields, validate
 from . import __version__, personal
 from .contract import EventContract
 from .envelope import envelope_schema
-from .fields import OneOfOrMatching, Pattern, Rule, StrictBoolean, StrictInteger
+from .fields import MatchingAny, OneOfOrMatching, Pattern, Rule, StrictBoolean, StrictInteger
 from .registry import CONTRACTS
 from .wire import CONTENT_ENCODING, CONTENT_TYPE
 
@@ -65,6 +65,8 @@ def _validator_keywords(validator: Any, kind: str) -> dict[str, Any]:
         return {"enum": list(validator.choices)}
     if isinstance(validator, OneOfOrMatching):
         return {"anyOf": [{"enum": list(validator.choices)}, {"pattern": validator.regex.pattern}]}
+    if isinstance(validator, MatchingAny):
+        return {"anyOf": [{"pattern": regex.pattern} for regex in validator.regexes]}
     if isinstance(validator, validate.Equal):
         return {"const": validator.comparable}
     if isinstance(validator, Pattern):  # plain Regexp uses re.match: not the same meaning

@@ -22,7 +22,9 @@ from .vocabulary import (  # noqa: F401  (the patterns, re-exported for the sche
     HOURS,
     HTTPS_URL,
     ID,
+    MAX_OWNER_LINK_LENGTH,
     MONEY,
+    OWNER_LINK_URLS,
     PART_NUMBER,
     PHONE,
     POSITIVE_QUANTITY,
@@ -68,6 +70,22 @@ class OneOfOrMatching(validate.Validator):
         if value in self.choices or (
             isinstance(value, str) and self.regex.fullmatch(value) is not None
         ):
+            return value
+        raise ValidationError(self.error)
+
+
+class MatchingAny(validate.Validator):
+    """A full match of any one of ``regexes``: a pattern widened by another family of values
+    (https links, and http ones on loopback). Published as ``anyOf: [{pattern: a}, {pattern:
+    b}]``, which ``contracts.compat`` takes as a widening of the plain ``pattern`` it replaces
+    when one branch is that pattern unchanged."""
+
+    def __init__(self, regexes: Iterable[str], *, error: str) -> None:
+        self.regexes = tuple(re.compile(regex) for regex in regexes)
+        self.error = error
+
+    def __call__(self, value: Any) -> Any:
+        if isinstance(value, str) and any(r.fullmatch(value) is not None for r in self.regexes):
             return value
         raise ValidationError(self.error)
 
@@ -298,6 +316,21 @@ def https_url(*, required: bool = True, description: str | None = None) -> field
         description=description,
         max_length=512,
         extra={"format": "uri"},
+    )
+
+
+def owner_link_url(*, required: bool = True, description: str | None = None) -> fields.String:
+    """A link sent to the owner: https, or http on loopback (``OWNER_LINK_URLS``: a demo or
+    test machine's portal); what ``vocabulary.is_owner_link`` says."""
+    return fields.String(
+        required=required,
+        validate=[
+            validate.Length(max=MAX_OWNER_LINK_LENGTH),
+            MatchingAny(
+                OWNER_LINK_URLS, error="Not a valid https URL (or http on 127.0.0.1/localhost)."
+            ),
+        ],
+        metadata=_meta(description, {"format": "uri"}),
     )
 
 

@@ -239,8 +239,10 @@ class InspectionUploadedData(ContractSchema):
     items = f.list_of(f.nested(InspectionItem), min_items=1, max_items=200)
     inspected_by = f.ident(description="Technician id.")
     inspected_at = f.timestamp()
-    report_url = f.https_url(
-        required=False, description="Customer-facing report page. Never carries an access token."
+    report_url = f.owner_link_url(
+        required=False,
+        description="Customer-facing report page. Never carries an access token. https; "
+        "plain http only on loopback (127.0.0.1, localhost: a demo or test machine).",
     )
 
 
@@ -345,13 +347,14 @@ class QuoteIssuedData(ContractSchema):
     currency = f.choice(CURRENCIES)
     issued_by = f.ident(description="Service advisor who sent the quote.")
     issued_at = f.timestamp()
-    quote_url = f.https_url(
+    quote_url = f.owner_link_url(
         required=False,
         description="The owner's page for deciding this round, with the site's signed, "
         "expiring grant in it (GET/POST /quote-links/<grant> at the site's workorder): it "
         "decides this round only, and is refused once the round is decided or superseded. "
         "A credential for the owner's message: notify sends it; nobody stores, logs or "
-        "forwards it. Absent when the site has no owner portal.",
+        "forwards it. Absent when the site has no owner portal. https; plain http only on "
+        "loopback (127.0.0.1, localhost: a demo or test machine).",
     )
 
 

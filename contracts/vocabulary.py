@@ -25,6 +25,13 @@ CODE = r"^[A-Z0-9][A-Z0-9_.-]{0,31}$"
 PART_NUMBER = r"^[A-Z0-9][A-Z0-9.-]{1,39}$"
 SHA256 = r"^[0-9a-f]{64}$"
 HTTPS_URL = r"^https://[!-~]+$"
+# An owner's link on a demo or test machine, whose portal is served over plain http on the
+# machine itself: loopback only (127.0.0.1 or localhost, any port), never another host.
+LOOPBACK_HTTP_URL = r"^http://(127\.0\.0\.1|localhost)(:[0-9]{1,5})?/[!-~]*$"
+# What an owner's link in an event (QuoteIssued.quote_url, InspectionUploaded.report_url)
+# may be: https, or http on loopback.
+OWNER_LINK_URLS = (HTTPS_URL, LOOPBACK_HTTP_URL)
+MAX_OWNER_LINK_LENGTH = 512
 UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 # A partner (franchise shop) at the partners service: the operator's id, or the one partners
 # makes (`ptn_` and 12 hex digits).
@@ -100,6 +107,13 @@ REMINDER_PURPOSE: Mapping[str, str] = MappingProxyType(
 def is_partner_purpose(purpose: object) -> bool:
     """Whether a consent purpose is `partner:<partner id>` (data sharing, not messages)."""
     return isinstance(purpose, str) and re.fullmatch(PARTNER_PURPOSE, purpose) is not None
+
+
+def is_owner_link(url: object) -> bool:
+    """Whether `url` may go to the owner as a link in an event (`OWNER_LINK_URLS`): https, or
+    plain http to the machine's own loopback (the demo, tests), at most 512 characters."""
+    return isinstance(url, str) and len(url) <= MAX_OWNER_LINK_LENGTH and any(
+        re.fullmatch(pattern, url) is not None for pattern in OWNER_LINK_URLS)
 
 
 # Why partners stopped calling a partner's webhook endpoint: it answered 410 Gone, or every

@@ -140,6 +140,7 @@ def _stack(name: str, vhost: str, services: tuple[str, ...], template: Path, wor
                 section["access_token_seconds"] = 3600
         if service == "notify":
             section["public_url"] = f"http://127.0.0.1:{ports['notify']}"
+            section["portal_url"] = f"http://127.0.0.1:{ports['portal']}"
             sink = str(workdir / "notify-outbox.jsonl")
             section["channels"] = {channel: {"adapter": "file", "path": sink}
                                    for channel in ("sms", "email", "wechat", "push")}

@@ -69,9 +69,12 @@ def test_the_installed_services_say_where_they_run():
     assert registry.services_on(HEADQUARTERS) == ["bi", "crm", "notify", "partners"]
     # identity runs in every stack, each for its own people: nothing of it crosses the links.
     assert registry.stack_of("identity") == EVERY
-    assert registry.services_running_on(SITE) == ["booking", "identity", "parts", "workorder"]
+    # so does portal, the pages each stack's people open.
+    assert registry.stack_of("portal") == EVERY
+    assert registry.services_running_on(SITE) == ["booking", "identity", "parts", "portal",
+                                                  "workorder"]
     assert registry.services_running_on(HEADQUARTERS) == ["bi", "crm", "identity", "notify",
-                                                          "partners"]
+                                                          "partners", "portal"]
     assert registry.downlink_events() == {"crm": ("aftersales.RecallCampaignPublished.v1",)}
     assert registry.operator_commands() == {
         "rebuild": {"bi": "bi.rebuild:main"},

@@ -534,7 +534,7 @@ def test_reminders_fall_due_on_the_right_day_and_notify_tells_the_customer(hq) -
             reminders["C-TIME"]["reason"]) == ("SENT", "SUPPRESSED", "UNSUBSCRIBED")
     [sms] = [m for m in hq.gateway.received if m["to"] == "13900000001"]
     reminder_id = raised[VIN_KM]["data"]["reminder_id"]
-    assert f"{OWNER_APP}/bookings/new?reminder={reminder_id}" in sms["text"]
+    assert f"{OWNER_APP}/book?reminder={reminder_id}" in sms["text"]
     assert "TD" in sms["text"]  # a marketing message carries its way out
     # bi counts each reminder once, on the day it was raised (today: the event's raised_at),
     # none booked yet: 0 booked ÷ 1 raised at each dealer.

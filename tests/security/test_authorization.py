@@ -90,6 +90,10 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("workorder", "POST /repair-orders/{ro_id}/jobs/{line_id}/clock-on"): {TECH},
     ("workorder", "GET /repair-orders/{ro_id}/part-issues"): {ADVISOR, MANAGER, CLERK, QC, TECH},
     ("workorder", "POST /repair-orders/{ro_id}/payments"): {CASHIER},
+    # Paying online: the owner from the invoice page, or the counter for the owner's phone.
+    ("workorder", "POST /repair-orders/{ro_id}/online-payments"): {OWNER, ADVISOR, CASHIER},
+    ("workorder", "GET /repair-orders/{ro_id}/online-payments/{payment_id}"):
+        {ADVISOR, CASHIER, MANAGER, OWNER},
     ("workorder", "POST /repair-orders/{ro_id}/photos"): {ADVISOR, TECH},
     ("workorder", "GET /repair-orders/{ro_id}/photos/{content_hash}"): STAFF | {OWNER},
     ("workorder", "GET /repair-orders/{ro_id}/quote"): STAFF | {OWNER},
@@ -107,6 +111,9 @@ POLICY: dict[tuple[str, str], set[str]] = {
     # The owner's quote link: the site's signed grant in the URL decides that one round.
     ("workorder", "GET /quote-links/{grant}"): PUBLIC,
     ("workorder", "POST /quote-links/{grant}/approval"): PUBLIC,
+    # The payment provider's notification: its signature, checked against the provider's
+    # platform certificate, is the permission.
+    ("workorder", "POST /payment-notifications/wechatpay"): PUBLIC,
 }
 for _service in ("booking", "workorder", "parts"):
     for _path in ("/health", "/ready", "/metrics", "/openapi.json"):

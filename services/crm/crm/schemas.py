@@ -13,6 +13,7 @@ from contracts.vocabulary import CONSENT_DATA_CHANNEL, PARTNER_PURPOSE, is_partn
 from crm.domain.leads import LEAD_CHANNELS, OUTCOMES
 from crm.domain.leads import STATUSES as LEAD_STATUSES
 from crm.domain.reminders import CHANNELS, PURPOSES
+from crm.domain.surveys import COMMENT_MAX_CHARS, SCORE_MAX, SCORE_MIN
 
 PHONE = validate.Regexp(r"^\+?[\d \-]{6,20}$", error="must be 6-15 digits, optionally after +")
 IDENT = Pattern(ID, error="must be 1-64 characters A-Z a-z 0-9 . _ : - "
@@ -135,8 +136,8 @@ class DueListQuerySchema(Schema):
 
 
 class SurveyAnswerSchema(Schema):
-    score = StrictInteger(required=True, validate=validate.Range(0, 10))
-    comment = fields.String(validate=validate.Length(min=1, max=1000))
+    score = StrictInteger(required=True, validate=validate.Range(SCORE_MIN, SCORE_MAX))
+    comment = fields.String(validate=validate.Length(min=1, max=COMMENT_MAX_CHARS))
     channel = fields.String(validate=validate.OneOf(SURVEY_CHANNELS), load_default="WEB")
 
 
@@ -214,6 +215,15 @@ class SurveyAnsweredSchema(Schema):
     survey_id = fields.String()
     score = fields.Integer()
     complaint_id = fields.String(allow_none=True)
+
+
+class SurveyLinkSchema(Schema):
+    survey_id = fields.String()
+    dealer_code = fields.String()
+    repair_order_id = fields.String()
+    delivered_at = fields.DateTime()
+    answered_at = fields.DateTime(allow_none=True)
+    questions = fields.Dict(keys=fields.String(), values=fields.Dict())
 
 
 class ComplaintSchema(Schema):

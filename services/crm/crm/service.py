@@ -63,6 +63,7 @@ from crm.schemas import (
     ScheduleViewSchema,
     SurveyAnsweredSchema,
     SurveyAnswerSchema,
+    SurveyLinkSchema,
     SurveyRunRequestSchema,
     SurveyRunResultSchema,
     VehicleDatesSchema,
@@ -77,6 +78,7 @@ from crm.views import (
     lead_view,
     reminder_view,
     search_view,
+    survey_link_view,
     vehicle_view,
 )
 
@@ -260,6 +262,15 @@ class CrmService(PlatformService):
         """The same as POST /survey-runs, every few minutes, so no scheduler is needed."""
         now = _now()
         use_cases.request_surveys(self.uow, now, secret=self.options.survey_secret, now=now)
+
+    @http("GET", "/surveys/<string:token>", roles=PUBLIC, response=SurveyLinkSchema,
+          statuses=(404,),
+          summary="The survey a signed link opens: what it asks, whether it was answered")
+    def get_survey(self, request: Request, token: str) -> Response:
+        survey_id = surveys.survey_of_token(self.options.survey_secret, token)
+        if survey_id is None:
+            raise NotFound("no such survey")  # a forged link learns nothing
+        return json_response(survey_link_view(use_cases.survey(self.uow, survey_id)))
 
     @http("POST", "/surveys/<string:token>", roles=PUBLIC, request=SurveyAnswerSchema,
           response=SurveyAnsweredSchema, status=201, statuses=(404, 409),

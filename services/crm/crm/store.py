@@ -479,6 +479,10 @@ class SurveyStore:
         self.session.execute(m.surveys.update().where(m.surveys.c.id == survey_id)
                              .values(requested_at=at))
 
+    def get(self, survey_id: str) -> sa.Row | None:
+        return self.session.execute(sa.select(m.surveys)
+                                    .where(m.surveys.c.id == survey_id)).first()
+
     def for_answer(self, survey_id: str) -> sa.Row | None:
         """The survey, locked: two answers at once take turns."""
         return self.session.execute(sa.select(m.surveys).where(m.surveys.c.id == survey_id)

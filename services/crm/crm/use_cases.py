@@ -356,6 +356,14 @@ class Answered:
     complaint_id: str | None = None
 
 
+def survey(uow: CrmUnitOfWork, survey_id: str) -> Any:
+    """The survey a checked link opens, to show before it is answered."""
+    found = uow.surveys.get(survey_id)
+    if found is None:
+        raise NotFound("no such survey")
+    return found
+
+
 def answer_survey(uow: CrmUnitOfWork, survey_id: str, answer: Mapping[str, Any], *,
                   now: datetime) -> Answered:
     """The customer's answer (the link already checked): SurveyAnswered, and a complaint for

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from crm.domain.leads import sla_met
+from crm.domain.surveys import QUESTIONS
 from crm.domain.times import aware
 from crm.privacy import Vault, mask_phone
 
@@ -94,6 +95,14 @@ def reminder_view(row: sa.Row) -> dict[str, Any]:
             "campaign_code": row.campaign_code,
             "source_repair_order_id": row.source_repair_order_id,
             "raised_on": row.raised_on.isoformat()}
+
+
+def survey_link_view(row: sa.Row) -> dict[str, Any]:
+    """The survey as its signed link shows it: what it asks and whether it was answered
+    (never the answer, nor who the customer is)."""
+    return {"survey_id": row.id, "dealer_code": row.dealer_code,
+            "repair_order_id": row.repair_order_id, "delivered_at": _json(row.delivered_at),
+            "answered_at": _json(row.answered_at), "questions": QUESTIONS}
 
 
 def complaint_view(row: sa.Row) -> dict[str, Any]:

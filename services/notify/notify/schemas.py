@@ -98,3 +98,7 @@ class InboundSmsSchema(Schema):
 class InboundSmsView(Schema):
     unsubscribe = fields.Boolean()
     customers = fields.Integer()
+
+
+class UnsubscribedView(Schema):
+    unsubscribed = fields.Boolean()

@@ -213,6 +213,15 @@ class NotifyService(PlatformService):
                                       now=_wall_clock())
         return Response(UNSUBSCRIBED_PAGE, content_type="text/html; charset=utf-8")
 
+    @http("POST", "/unsubscribe/<string:token>", roles=PUBLIC, response=s.UnsubscribedView,
+          statuses=(404,),
+          summary="Unsubscribe by the link's token, confirmed on headquarters' portal (a GET "
+                  "a mail scanner prefetches must not be what unsubscribes)")
+    def unsubscribe_confirmed(self, request: Request, token: str) -> Response:
+        use_cases.unsubscribe_by_link(self.uow, self.options.link_secret, token,
+                                      now=_wall_clock())
+        return json_response({"unsubscribed": True})
+
 
 def _own_only(request: Request, customer_id: str) -> None:
     """An owner sees and changes only their own preferences (anyone else's: not found)."""

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from chassis.config import ConfigError, own_secret
@@ -44,6 +45,13 @@ class NotifySettings:
     contact_wait: timedelta = timedelta(hours=48)
     public_url: str = "https://notify.aftersales.example.cn"
     owner_app_url: str = "https://owner.aftersales.example.cn"
+    # Each dealer site's portal ({dealer code: its base URL}): the owner's links about a visit
+    # there (the car, the inspection report, the quote, booking from a reminder) open on that
+    # site's own pages; a dealer not named falls back to `owner_app_url`.
+    owner_pages: dict[str, str] = field(default_factory=dict)
+    # Headquarters' own portal, where the follow-up survey and the unsubscribe page are. Empty:
+    # surveys open `owner_app_url` and unsubscribing is notify's own page at `public_url`.
+    portal_url: str = ""
     dealer_names: dict[str, str] = field(default_factory=dict)
     dispatch_batch: int = 200
     dispatch_loop: bool = True
@@ -89,6 +97,8 @@ class NotifySettings:
                 hours=float(extra.get("contact_wait_hours", 48)))),
             public_url=str(extra.get("public_url", cls.public_url)).rstrip("/"),
             owner_app_url=str(extra.get("owner_app_url", cls.owner_app_url)).rstrip("/"),
+            owner_pages=_owner_pages(extra.get("owner_pages")),
+            portal_url=_http_url("portal_url", extra.get("portal_url") or ""),
             dealer_names=_setting("dealer_names", lambda: dict(extra.get("dealer_names") or {})),
             dispatch_batch=_setting("dispatch_batch", lambda: int(
                 extra.get("dispatch_batch", 200))),
@@ -98,6 +108,19 @@ class NotifySettings:
             link_secret=link_secret,
             gateway_secret=sms.get("api_secret"),
         )
+
+    def owner_link(self, dealer_code: str | None, path: str) -> str:
+        """A page about the owner's visit at `dealer_code`, on that site's portal."""
+        return f"{self.owner_pages.get(dealer_code or '', self.owner_app_url)}{path}"
+
+    def survey_link(self, token: str) -> str:
+        """The follow-up survey crm signed: headquarters runs it, whichever site it was."""
+        return f"{self.portal_url or self.owner_app_url}/surveys/{token}"
+
+    def unsubscribe_link(self, token: str) -> str:
+        """The portal's page asks to confirm (a GET must not unsubscribe: mail scanners open
+        links); without a portal, notify's own link, which unsubscribes when opened."""
+        return f"{self.portal_url or self.public_url}/unsubscribe/{token}"
 
     def zone_of(self, contact: dict[str, Any] | None) -> str:
         return zone_of(contact, self.default_time_zone)
@@ -123,6 +146,26 @@ def _channels(raw: Any) -> dict[str, dict[str, Any]]:
         build_adapter(channel, dict(config))  # checked now: a bad adapter stops the start
         channels[channel] = dict(config)
     return channels
+
+
+def _http_url(name: str, value: Any) -> str:
+    """An http(s) base URL without its trailing slash ('' stays ''), or a ConfigError."""
+    text = str(value).strip().rstrip("/")
+    if text and (urlsplit(text).scheme not in ("http", "https") or not urlsplit(text).netloc):
+        raise ConfigError(f"{name}: {text!r} is not an http(s) URL")
+    return text
+
+
+def _owner_pages(raw: Any) -> dict[str, str]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError("owner_pages: must map a dealer code to its portal's URL")
+    pages = {str(dealer): _http_url(f"owner_pages.{dealer}", url) for dealer, url in raw.items()}
+    for dealer, url in pages.items():
+        if not url:
+            raise ConfigError(f"owner_pages.{dealer}: give the portal's URL")
+    return pages
 
 
 def _setting(name: str, read: Callable[[], T]) -> T:

@@ -141,7 +141,9 @@ def repair_order_opened(uow: NotifyUnitOfWork, options: NotifySettings, event: E
     queue(uow, options, Kind.CAR_RECEIVED, event, data["repair_order_id"], now=now,
           customer_id=data["customer_id"], repair_order_id=data["repair_order_id"],
           appointment_id=data.get("appointment_id"),
-          params={"plate": data["plate"], "time": data.get("promised_at")})
+          params={"plate": data["plate"], "time": data.get("promised_at"),
+                  "link": options.owner_link(event["dealercode"],
+                                             f"/repair-orders/{data['repair_order_id']}")})
 
 
 def inspection_uploaded(uow: NotifyUnitOfWork, options: NotifySettings, event: Event, *,
@@ -150,7 +152,8 @@ def inspection_uploaded(uow: NotifyUnitOfWork, options: NotifySettings, event: E
     ro_id = data["repair_order_id"]
     uow.site.merge_repair_order(repair_order_id=ro_id, dealer_code=event["dealercode"],
                                 sequence=event["sequence"])
-    link = data.get("report_url") or f"{options.owner_app_url}/repair-orders/{ro_id}/inspection"
+    link = data.get("report_url") or options.owner_link(event["dealercode"],
+                                                         f"/repair-orders/{ro_id}/inspection")
     queue(uow, options, Kind.INSPECTION_READY, event, data["inspection_id"], now=now,
           repair_order_id=ro_id, params={"link": link})
 
@@ -162,7 +165,8 @@ def quote_issued(uow: NotifyUnitOfWork, options: NotifySettings, event: Event, *
     uow.site.merge_repair_order(repair_order_id=ro_id, dealer_code=event["dealercode"],
                                 sequence=event["sequence"], customer_id=data["customer_id"])
     # The site's own signed link to decide this round, when it sent one; else the owner app.
-    link = data.get("quote_url") or f"{options.owner_app_url}/repair-orders/{ro_id}/quote"
+    link = data.get("quote_url") or options.owner_link(event["dealercode"],
+                                                        f"/repair-orders/{ro_id}/quote")
     queue(uow, options, Kind.QUOTE_WAITING, event, f"{data['quote_id']}#{data['round']}",
           now=now, customer_id=data["customer_id"], repair_order_id=ro_id,
           params={"link": link, "amount": data["total"]})
@@ -178,7 +182,9 @@ def quality_check_completed(uow: NotifyUnitOfWork, options: NotifySettings, even
     # repair order when sending (this event does not name them).
     if data["stage"] == "INSPECTOR" and data["passed"]:
         queue(uow, options, Kind.READY_FOR_PICKUP, event, ro_id, now=now,
-              repair_order_id=ro_id)
+              repair_order_id=ro_id,
+              params={"link": options.owner_link(event["dealercode"],
+                                                 f"/repair-orders/{ro_id}")})
 
 
 def vehicle_delivered(uow: NotifyUnitOfWork, event: Event) -> None:
@@ -193,7 +199,7 @@ def vehicle_delivered(uow: NotifyUnitOfWork, event: Event) -> None:
 def reminder_due(uow: NotifyUnitOfWork, options: NotifySettings, event: Event, *,
                  now: datetime) -> None:
     data = event["data"]
-    link = f"{options.owner_app_url}/bookings/new?reminder={data['reminder_id']}"
+    link = options.owner_link(event["dealercode"], f"/book?reminder={data['reminder_id']}")
     queue(uow, options, Kind.REMINDER_DUE, event, data["reminder_id"], now=now,
           customer_id=data["customer_id"], purpose=purpose_of(Kind.REMINDER_DUE, data["reason"]),
           params={"link": link, "reason": data["reason"], "time": data["due_on"]})
@@ -203,7 +209,7 @@ def survey_requested(uow: NotifyUnitOfWork, options: NotifySettings, event: Even
                      now: datetime) -> None:
     data = event["data"]
     # The follow-up (回访) belongs to the service the customer had: not marketing.
-    link = f"{options.owner_app_url}/surveys/{data['link_token']}"
+    link = options.survey_link(data["link_token"])
     queue(uow, options, Kind.SURVEY, event, data["survey_id"], now=now,
           customer_id=data["customer_id"], repair_order_id=data["repair_order_id"],
           params={"link": link})
@@ -412,7 +418,7 @@ def _send(uow: NotifyUnitOfWork, options: NotifySettings, row: dict[str, Any], d
     unsubscribe_url = None
     if row["purpose"] == Purpose.MARKETING.value:
         token = unsubscribe_token(options.link_secret, contact["customer_id"])
-        unsubscribe_url = f"{options.public_url}/unsubscribe/{token}"
+        unsubscribe_url = options.unsubscribe_link(token)
     rendered = compose(kind, json.loads(row["params"]),
                        name=uow.cipher.open(contact.get("name_sealed")),
                        language=contact.get("language"), dealer=dealer,

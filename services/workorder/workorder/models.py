@@ -352,6 +352,34 @@ payments = sa.Table(
     sa.Index("ix_payments_ro", "repair_order_id"),
 )
 
+# Payments the owner makes online through a payment provider (WeChat Pay H5): pending until
+# the provider's signed notification (or its answer to a query) says paid, which records the
+# payment above, or says the order is over without the money.
+ONLINE_PAYMENT_STATUSES = ("pending", "paid", "failed")
+online_payments = sa.Table(
+    "online_payments", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    # The repair order, not its invoice: an invoice reissued while a payment is pending
+    # replaces the invoice row, and the payment stays to be settled or refused.
+    sa.Column("repair_order_id", RO_ID, sa.ForeignKey("repair_orders.id"), nullable=False),
+    sa.Column("provider", sa.String(16), nullable=False),
+    sa.Column("out_trade_no", sa.String(32), nullable=False, unique=True),
+    sa.Column("amount", MONEY, nullable=False),
+    sa.Column("status", sa.String(8), nullable=False),
+    sa.Column("provider_url", sa.String(1024), nullable=False),
+    sa.Column("page_issued_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("checked_at", sa.DateTime(timezone=True)),
+    sa.Column("transaction_id", sa.String(64)),
+    sa.Column("paid_at", sa.String(40)),  # the provider's success_time, as it wrote it
+    sa.Column("settled_at", sa.DateTime(timezone=True)),
+    sa.Column("failure_reason", sa.String(300)),
+    _one_of("status", ONLINE_PAYMENT_STATUSES, "ck_online_payments_status"),
+    sa.CheckConstraint("amount > 0", name="ck_online_payments_amount"),
+    sa.Index("ix_online_payments_ro", "repair_order_id", "status"),
+)
+
 # Recall and service campaigns published by headquarters (crm's RecallCampaignPublished):
 # reception shows the ones that cover the car in front of it.
 recall_campaigns = sa.Table(

@@ -411,6 +411,13 @@ class QuoteLinkSchema(QuoteSchema):
     quote_id = fields.String()
     expires_at = fields.DateTime(metadata={
         "description": "Until when the link holds; it is refused sooner once decided"})
+    plate = fields.String(metadata={"description": "The car's licence plate (shown, not the "
+                                                   "approval's answer)"})
+    model = fields.String(allow_none=True)
+    report_link = fields.Nested(ReportLinkSchema, allow_none=True, metadata={
+        "description": "The inspection report behind the quote (its own signed link, expiring "
+                       "with this one: GET /inspection-reports/<token>, photos by "
+                       "/photos/<hash>?token=); null before an inspection was submitted"})
 
 
 class TechnicianViewSchema(Schema):
@@ -536,3 +543,35 @@ def repair_order_view(view: Any) -> dict[str, Any]:
     if view.open_campaigns is not None:
         out["open_campaigns"] = view.open_campaigns
     return out
+
+
+# -- paying online ----------------------------------------------------------------------------
+
+
+class OnlinePaymentRequestSchema(Schema):
+    return_url = fields.Url(required=True, schemes={"http", "https"}, require_tld=False,
+                            validate=validate.Length(max=512), metadata={
+                                "description": "Where the provider sends the phone's browser "
+                                               "back after paying (a page of the owner portal "
+                                               "at a site that has one)"})
+
+
+class OnlinePaymentSchema(Schema):
+    payment_id = fields.String()
+    repair_order_id = fields.String()
+    provider = fields.String(metadata={"description": "wechatpay"})
+    out_trade_no = fields.String(metadata={"description": "The order number the provider has"})
+    amount = DecimalString(places=2)
+    currency = fields.String()
+    status = fields.String(validate=validate.OneOf(["pending", "paid", "failed"]))
+    payment_url = fields.String(allow_none=True, metadata={
+        "description": "The provider's page for the phone's browser (when starting only; it "
+                       "opens for about five minutes)"})
+    transaction_id = fields.String(allow_none=True)
+    paid_at = fields.String(allow_none=True, metadata={"description": "As the provider says"})
+    failure_reason = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class PaymentNotificationAnswerSchema(Schema):
+    code = fields.String(metadata={"description": "SUCCESS, as WeChat Pay expects"})

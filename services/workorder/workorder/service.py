@@ -15,7 +15,7 @@ from chassis.outbox import Outbox
 from chassis.service import SITE, OwnSettings, PlatformService
 from chassis.unit_of_work import UnitOfWorkProvider
 from contracts import events
-from workorder import models, store, web
+from workorder import models, online_payment_api, store, web
 from workorder import schemas as s
 from workorder import use_cases as uc
 from workorder.domain import inspection as insp
@@ -29,7 +29,7 @@ WORKSHOP = {Role.ADVISOR, Role.TECHNICIAN, Role.QC_INSPECTOR, Role.DEALER_MANAGE
 _now = web.now  # the clock every entrypoint reads
 
 
-class WorkorderService(PlatformService):
+class WorkorderService(online_payment_api.OnlinePaymentEntrypoints, PlatformService):
     name = "workorder"
     stack = SITE
 

@@ -1,10 +1,10 @@
 """Workorder's queries: store classes over the unit of work's SQLAlchemy session.
 
 Every statement workorder runs is here (SQLAlchemy Core), grouped by what it keeps: repair
-orders, vehicles, expected arrivals, inspections and photos, quotes, the workshop, invoices,
-recall campaigns and part issues. Stores return rows (mappings) or domain objects and never
-commit: the unit of work's transaction is committed by the framework. At the end,
-`WorkorderUnitOfWork`, which carries them.
+orders, vehicles, expected arrivals, inspections and photos, quotes, the workshop, invoices
+and online payments, recall campaigns and part issues. Stores return rows (mappings) or
+domain objects and never commit: the unit of work's transaction is committed by the
+framework. At the end, `WorkorderUnitOfWork`, which carries them.
 """
 
 from __future__ import annotations
@@ -469,6 +469,35 @@ class Invoices(_Store):
                              .values(**signature))
 
 
+class OnlinePayments(_Store):
+    """Payments the owner makes online, by the id the owner's page holds or the merchant order
+    number the provider names."""
+
+    def add(self, row: dict[str, Any]) -> None:
+        self.session.execute(m.online_payments.insert().values(**row))
+
+    def get(self, ro_id: str, payment_id: str, *, for_update: bool = False) -> Row | None:
+        query = sa.select(m.online_payments).where(
+            m.online_payments.c.repair_order_id == ro_id, m.online_payments.c.id == payment_id)
+        return self._first(query.with_for_update() if for_update else query)
+
+    def by_out_trade_no(self, out_trade_no: str, *, for_update: bool = False) -> Row | None:
+        query = sa.select(m.online_payments).where(
+            m.online_payments.c.out_trade_no == out_trade_no)
+        return self._first(query.with_for_update() if for_update else query)
+
+    def pending(self, ro_id: str, *, amount: Decimal, provider: str) -> Row | None:
+        """The latest payment still pending for this amount through this provider."""
+        c = m.online_payments.c
+        return self._first(sa.select(m.online_payments).where(
+            c.repair_order_id == ro_id, c.status == "pending", c.amount == amount,
+            c.provider == provider).order_by(c.created_at.desc()).limit(1))
+
+    def update(self, payment_id: str, **changes: Any) -> None:
+        self.session.execute(m.online_payments.update()
+                             .where(m.online_payments.c.id == payment_id).values(**changes))
+
+
 # -- what other services tell workorder ----------------------------------------------------
 
 
@@ -542,6 +571,7 @@ class WorkorderUnitOfWork(UnitOfWork):
         self.quotes = Quotes(session)
         self.workshop = Workshop(session)
         self.invoices = Invoices(session)
+        self.online_payments = OnlinePayments(session)
         self.campaigns = Campaigns(session)
         self.part_issues = PartIssues(session)
         self.media = media

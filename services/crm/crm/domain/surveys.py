@@ -17,6 +17,13 @@ DEFAULT_DELAY_HOURS = 24          # 24 hours after delivery; 72 (3 days) is the 
 LOW_SCORE = 6                     # 0-6 are detractors on the NPS scale: someone calls back
 COMPLAINT_DUE_DAYS = 2            # the owner answers a complaint within two days
 SIGNATURE_CHARS = 32
+# What the survey asks: how likely the owner is to recommend the dealer (NPS, 0-10), and an
+# optional comment in their own words.
+SCORE_MIN, SCORE_MAX = 0, 10
+COMMENT_MAX_CHARS = 1000
+QUESTIONS = {"score": {"kind": "NPS", "min": SCORE_MIN, "max": SCORE_MAX, "required": True,
+                       "low_score": LOW_SCORE},
+             "comment": {"kind": "TEXT", "max_length": COMMENT_MAX_CHARS, "required": False}}
 
 
 def survey_id_for(dealer_code: str, repair_order_id: str) -> str:

@@ -67,6 +67,25 @@ def test_a_good_score_opens_nothing(crm, sites) -> None:
     assert crm.get("/complaints").json()["complaints"] == []
 
 
+def test_the_link_reads_what_the_survey_asks_and_whether_it_was_answered(crm, sites) -> None:
+    deliver(crm, sites)
+    token = request_link(crm)
+    before = requests.get(f"{crm.base}/surveys/{token}", timeout=10)
+    assert before.status_code == 200, before.text
+    shown = before.json()
+    assert (shown["dealer_code"], shown["repair_order_id"], shown["answered_at"]) == (
+        "D002", "RO-7", None)
+    assert shown["questions"]["score"] == {"kind": "NPS", "min": 0, "max": 10,
+                                           "required": True, "low_score": 6}
+    assert shown["questions"]["comment"]["max_length"] == 1000
+    assert "customer_id" not in shown and "score" not in shown
+
+    requests.post(f"{crm.base}/surveys/{token}", json={"score": 8}, timeout=10)
+    assert requests.get(f"{crm.base}/surveys/{token}", timeout=10).json()["answered_at"]
+    assert requests.get(f"{crm.base}/surveys/{token[:-4]}AAAA",
+                        timeout=10).status_code == 404
+
+
 def test_forged_links_and_bad_scores_are_refused(crm, sites) -> None:
     deliver(crm, sites)
     token = request_link(crm)

@@ -280,6 +280,9 @@ class FakeSurveys:
     def for_answer(self, survey_id: str) -> Row | None:
         return self.t.surveys.get(survey_id)
 
+    def get(self, survey_id: str) -> Row | None:
+        return self.t.surveys.get(survey_id)
+
     def record_answer(self, survey_id: str, *, at: datetime, score: int, comment: str | None,
                       channel: str) -> None:
         vars(self.t.surveys[survey_id]).update(answered_at=at, score=score, comment=comment,

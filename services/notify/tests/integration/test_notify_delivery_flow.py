@@ -177,6 +177,24 @@ def test_marketing_needs_consent_and_the_link_unsubscribes(hq):
     assert hq.deliveries(reference=again["subject"])[0]["reason"] == "UNSUBSCRIBED"
 
 
+def test_the_portals_confirmation_posts_the_link_and_unsubscribes(hq):
+    customer = new_id("C")
+    hq.events.publish(booked(customer, phone="13900003333"))
+    hq.wait_for_deliveries(1)
+    _consent(hq, customer)
+    token = unsubscribe_token(development_secret("notify", "link_secret"), customer)
+    owner = auth(Role.OWNER, subject=customer)
+
+    assert requests.post(f"{hq.url}/unsubscribe/{token}x", timeout=10).status_code == 404
+    answer = requests.post(f"{hq.url}/unsubscribe/{token}", timeout=10)
+    assert answer.status_code == 200 and answer.json() == {"unsubscribed": True}
+    choices = requests.get(f"{hq.url}/customers/{customer}/preferences", headers=owner,
+                           timeout=10).json()
+    assert (choices["marketing_consent"], choices["unsubscribed"]) == (False, True)
+    # Confirming twice (a double tap) is still done, not an error.
+    assert requests.post(f"{hq.url}/unsubscribe/{token}", timeout=10).status_code == 200
+
+
 def test_the_delivery_log_for_operators_and_for_the_owner_alone(hq):
     customer, other = new_id("C"), new_id("C")
     hq.events.publish(booked(customer), booked(other, phone="13900003333"))

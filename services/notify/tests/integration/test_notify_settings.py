@@ -27,7 +27,23 @@ BAD = [
     ({"default_channels": ["FAX"]}, "default_channels: "),
     ({"rate_limits": {"sms": {"capacity": 5}}}, "rate_limits: "),
     ({"backoff": {"max_attempts": "many"}}, "backoff: "),
+    ({"owner_pages": ["http://127.0.0.1:8105"]}, "owner_pages: must map a dealer code"),
+    ({"owner_pages": {"D001": "127.0.0.1:8105"}}, "owner_pages.D001: "),
+    ({"portal_url": "ftp://hq.example.cn"}, "portal_url: "),
 ]
+
+
+def test_the_portals_are_read_without_their_trailing_slash() -> None:
+    settings = make_settings("notify", f"{POSTGRES}/nowhere", f"{AMQP}/nowhere", extra={
+        "owner_pages": {"D001": "https://d001.example.cn/"},
+        "portal_url": "https://hq.example.cn/"})
+    options = NotifySettings.from_settings(settings)
+    assert options.owner_link("D001", "/repair-orders/RO-1") == (
+        "https://d001.example.cn/repair-orders/RO-1")
+    assert options.owner_link("D002", "/book?reminder=R-1") == (
+        f"{NotifySettings.owner_app_url}/book?reminder=R-1")
+    assert options.survey_link("SVY-1~x") == "https://hq.example.cn/surveys/SVY-1~x"
+    assert options.unsubscribe_link("t") == "https://hq.example.cn/unsubscribe/t"
 
 
 @pytest.mark.parametrize("extra, named", BAD)

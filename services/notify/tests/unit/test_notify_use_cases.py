@@ -106,7 +106,7 @@ def test_only_the_inspector_passing_the_car_makes_it_ready_for_pickup(uow):
 def test_a_reminder_is_marketing_or_service_by_its_reason(uow):
     use_cases.reminder_due(uow, OPTIONS, reminder(reason="MAINTENANCE"), now=SHANGHAI_NOON)
     assert uow.deliveries.rows[0]["purpose"] == "MARKETING"
-    assert uow.deliveries.rows[0]["params"].count("https://owner.example.cn/bookings/new") == 1
+    assert uow.deliveries.rows[0]["params"].count("https://owner.example.cn/book?reminder=") == 1
 
 
 def quote(**data: Any) -> dict[str, Any]:
@@ -124,6 +124,54 @@ def test_the_quote_message_carries_the_sites_signed_link_else_the_owner_app(uow)
     links = [m.link for m in sms(uow).sent if m.kind == "QUOTE_WAITING"]
     assert links == [site_link, "https://owner.example.cn/repair-orders/RO-1/quote"]
     assert site_link in sms(uow).sent[1].body
+
+
+PORTALS = NotifySettings(owner_app_url="https://owner.example.cn", contact_secret=SECRET,
+                         link_secret=SECRET, portal_url="https://hq.example.cn",
+                         owner_pages={"D001": "https://d001.example.cn"})
+
+
+def test_a_dealers_links_open_that_sites_portal_and_others_fall_back(uow):
+    use_cases.appointment_booked(uow, PORTALS, booked(), now=SHANGHAI_NOON)
+    use_cases.repair_order_opened(uow, PORTALS, opened(), now=SHANGHAI_NOON)
+    use_cases.inspection_uploaded(uow, PORTALS, event({
+        "repair_order_id": "RO-1", "inspection_id": "INS-1"}, sequence=2), now=SHANGHAI_NOON)
+    use_cases.quote_issued(uow, PORTALS, quote(), now=SHANGHAI_NOON)
+    use_cases.quality_check_completed(uow, PORTALS, event({
+        "repair_order_id": "RO-1", "stage": "INSPECTOR", "passed": True}, sequence=4),
+        now=SHANGHAI_NOON)
+    use_cases.reminder_due(uow, PORTALS, reminder(reason="RECALL"), now=SHANGHAI_NOON)
+    elsewhere = event({"reminder_id": "RMD-2", "reason": "RECALL", "customer_id": "C-1",
+                       "due_on": "2025-04-18"})
+    elsewhere["dealercode"] = "D009"  # a site notify has no portal for
+    use_cases.reminder_due(uow, PORTALS, elsewhere, now=SHANGHAI_NOON)
+    use_cases.dispatch_due(uow, PORTALS, now=SHANGHAI_NOON)
+    links = {(m.kind, m.link) for m in sms(uow).sent}
+    assert links == {
+        ("BOOKING_CONFIRMED", None),
+        ("CAR_RECEIVED", "https://d001.example.cn/repair-orders/RO-1"),
+        ("INSPECTION_READY", "https://d001.example.cn/repair-orders/RO-1/inspection"),
+        ("QUOTE_WAITING", "https://d001.example.cn/repair-orders/RO-1/quote"),
+        ("READY_FOR_PICKUP", "https://d001.example.cn/repair-orders/RO-1"),
+        ("REMINDER_DUE", "https://d001.example.cn/book?reminder=RMD-1"),
+        ("REMINDER_DUE", "https://owner.example.cn/book?reminder=RMD-2")}
+
+
+def test_the_survey_and_unsubscribing_open_headquarters_portal(uow):
+    use_cases.appointment_booked(uow, PORTALS, booked(), now=SHANGHAI_NOON)
+    use_cases.survey_requested(uow, PORTALS, event({
+        "survey_id": "SVY-1", "repair_order_id": "RO-1", "customer_id": "C-1",
+        "link_token": "SVY-1~abc"}), now=SHANGHAI_NOON)
+    use_cases.consent_changed(uow, event({
+        "customer_id": "C-1", "purpose": "MARKETING", "channels": ["SMS"], "granted": True,
+        "via": "CALL_CENTRE", "changed_at": "2025-03-16T10:00:00+08:00"}))
+    use_cases.reminder_due(uow, PORTALS, reminder(), now=SHANGHAI_NOON)
+    use_cases.dispatch_due(uow, PORTALS, now=SHANGHAI_NOON)
+    by_kind = {m.kind: m for m in sms(uow).sent}
+    assert by_kind["SURVEY"].link == "https://hq.example.cn/surveys/SVY-1~abc"
+    token = unsubscribe_token(SECRET, "C-1")
+    assert by_kind["REMINDER_DUE"].body.endswith(
+        f"回复TD退订 https://hq.example.cn/unsubscribe/{token}")
 
 
 # -- dispatching -------------------------------------------------------------------------------

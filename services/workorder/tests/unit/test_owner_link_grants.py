@@ -19,6 +19,7 @@ from chassis.identity import Identity, Role
 from chassis.registry import SITE
 from chassis.testing import test_trust
 from workorder.domain import grants
+from workorder.domain.inspection import report_url
 from workorder.domain.quote import approver
 from workorder.links import (
     QUOTE_ISSUER,
@@ -192,6 +193,23 @@ def test_the_quote_link_goes_under_the_sites_https_owner_portal_only():
     assert grants.quote_url("https://owners.example.cn", "x" * 500) is None  # no room in it
     portal = "https://owners.d001.example.cn"
     assert len(grants.quote_url(portal, _quote()) or "") <= grants.MAX_LINK_LENGTH
+
+
+@pytest.mark.parametrize("portal", ["http://127.0.0.1:8109", "http://localhost:8000/",
+                                    "http://127.0.0.1"])
+def test_a_demo_or_test_machines_portal_on_loopback_gets_links_too(portal):
+    # The contract takes plain http on loopback (the portal on the machine itself), so the
+    # demo's and the tests' owners receive the links; any other host still needs https.
+    assert grants.quote_url(portal, "abc.def.ghi") == \
+        f"{portal.rstrip('/')}/quote-links/abc.def.ghi"
+    assert report_url(portal, "INS-RO-1-1") == f"{portal.rstrip('/')}/inspections/INS-RO-1-1"
+
+
+@pytest.mark.parametrize("portal", ["http://owners.d001.example.cn", "http://10.0.0.7:8109",
+                                    "http://127.0.0.1.example.cn", "ftp://127.0.0.1", ""])
+def test_no_link_goes_under_any_other_plain_http_portal(portal):
+    assert grants.quote_url(portal, "abc.def.ghi") is None
+    assert report_url(portal, "INS-RO-1-1") is None
 
 
 # -- the approval through the link is the owner's own, recorded as LINK --------------------------

@@ -14,8 +14,9 @@ import pytest
 from chassis.errors import Conflict, InvalidInput, NotFound, ServiceUnavailable
 from chassis.identity import Identity, Role
 from contracts.customer import customer_id_for
-from services.workorder.tests.unit.fakes import FakeWorkorderUnitOfWork, Parts
+from services.workorder.tests.unit.fakes import SECRET, FakeWorkorderUnitOfWork, Parts
 from workorder import use_cases as uc
+from workorder.links import read_report_token
 
 NOW = datetime(2025, 3, 18, 1, 30, tzinfo=UTC)  # 09:30 in Beijing
 ZONE = "Asia/Shanghai"
@@ -321,6 +322,22 @@ def test_the_link_in_quote_issued_shows_its_round_and_the_owner_decides_through_
             use()
         assert refused.value.detail["reason"] == "decided"
     assert len(uow.events_of("QuoteApproved")) == 1
+
+
+def test_the_quote_link_shows_the_car_and_the_inspection_report_behind_the_quote(uow, parts):
+    ro_id = quoted(uow, parts, OIL)
+    shown = uc.quote_by_link(uow, token=link_of(uow), now=NOW)
+    ro = uow.repair_orders.get(ro_id)
+    assert (shown["plate"], shown["model"]) == (ro["plate"], ro["model"])
+    # A report link of its own purpose (the quote grant itself opens no report), for the
+    # submitted inspection, expiring with the quote link.
+    report = shown["report_link"]["url"].removeprefix("/inspection-reports/")
+    grant = read_report_token(SECRET, report, now=NOW.timestamp())
+    assert (grant.repair_order_id, grant.inspection_id) == (ro_id, f"INS-{ro_id}-1")
+    assert shown["report_link"]["expires_at"] == shown["expires_at"] == NOW + timedelta(hours=72)
+    assert grant.expires_at == int(shown["expires_at"].timestamp())
+    with pytest.raises(NotFound):
+        uc.quote_by_link(uow, token=report, now=NOW)
 
 
 def test_a_round_approved_in_the_app_is_not_decided_again_through_its_link(uow, parts):

@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from chassis.errors import NotFound
+from contracts.vocabulary import is_owner_link
 from workorder.domain.stages import Stage
 
 
@@ -77,8 +78,9 @@ def check_quote_waiting(grant: QuoteGrant, ro: Mapping[str, Any] | None,
 
 def quote_url(portal: str, grant: str) -> str | None:
     """The owner's quote page with its grant, for the owner's message (QuoteIssued); only when
-    the site has an https owner portal configured, and the link fits in the event."""
-    if not portal.startswith("https://"):
+    the site has an owner portal configured that the contract lets reach an owner (https, or
+    plain http on loopback: a demo or test machine), and the link fits in the event."""
+    if not portal:
         return None
     url = f"{portal.rstrip('/')}/quote-links/{grant}"
-    return url if len(url) <= MAX_LINK_LENGTH else None
+    return url if len(url) <= MAX_LINK_LENGTH and is_owner_link(url) else None

@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Any
 
 from chassis.errors import Conflict, InvalidInput, NotFound
+from contracts.vocabulary import is_owner_link
 
 
 class ItemStatus(StrEnum):
@@ -139,9 +140,12 @@ def check_submitted(inspection: Mapping[str, Any] | None) -> Mapping[str, Any]:
 
 def report_url(portal: str, inspection_id: str) -> str | None:
     """The owner's report page named in the event (never its signed link, which goes to the
-    owner alone); only when the site has an https owner portal configured."""
-    return (f"{portal.rstrip('/')}/inspections/{inspection_id}"
-            if portal.startswith("https://") else None)
+    owner alone); only when the site has an owner portal configured that the contract lets
+    reach an owner (https, or plain http on loopback: a demo or test machine)."""
+    if not portal:
+        return None
+    url = f"{portal.rstrip('/')}/inspections/{inspection_id}"
+    return url if is_owner_link(url) else None
 
 
 # -- signatures ------------------------------------------------------------------------------

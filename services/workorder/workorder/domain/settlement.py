@@ -2,17 +2,24 @@
 owner's signature and the car going back.
 
 The arithmetic is `workorder.domain.pricing`; here are the rules around it: when an invoice
-may be (re)issued, who signs how, and what must be true before the car leaves.
+may be (re)issued, who signs how, what must be true before the car leaves, and the rules of
+paying online: amounts in fen, what a provider's report makes of a pending payment.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
+from urllib.parse import urlsplit
 
 from chassis.errors import Conflict, InvalidInput
 from workorder.domain.pricing import (
+    CENT,
+    CURRENCY,
     ZERO,
     BillableLine,
     InvoiceTotals,
@@ -115,3 +122,141 @@ def delivery_mileage(requested: int | None, at_reception: int) -> int:
     if mileage < at_reception:
         raise InvalidInput("mileage_km", f"below the {at_reception} km at reception")
     return mileage
+
+
+# -- paying the invoice online (the owner's phone, through a payment provider) ---------------
+
+# How long a provider's payment page opens after it was issued (WeChat Pay's h5_url: 5 minutes);
+# a pending payment asked for again after that gets a fresh page for the same order.
+PAYMENT_PAGE_TTL_SECONDS = 300
+# A pending payment this old, whose notification has not come, is asked of the provider (once
+# a minute at most, when its status is read).
+RECONCILE_AFTER_SECONDS = 60
+# The provider's trade states: paid, still open, or over without the money.
+PAID_STATE = "SUCCESS"
+OPEN_STATES = frozenset({"NOTPAY", "USERPAYING"})
+
+
+class OnlinePaymentStatus(StrEnum):
+    PENDING = "pending"
+    PAID = "paid"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class OnlinePaymentOrder:
+    """What a provider is asked to collect: the merchant's order number, the amount in fen,
+    what the owner sees it is for, the phone's address and where the browser goes back."""
+
+    out_trade_no: str
+    amount_fen: int
+    description: str
+    client_ip: str
+    return_url: str
+
+
+@dataclass(frozen=True)
+class StartedPayment:
+    payment_url: str            # the page the phone's browser opens (return URL included)
+    provider_url: str           # the page as the provider gave it, kept to give it again
+    reference: str | None = None  # the provider's own id of the order, when it names one
+
+
+@dataclass(frozen=True)
+class PaymentNotification:
+    """What the provider says of an order, in a verified notification or a query's answer."""
+
+    out_trade_no: str
+    trade_state: str
+    amount_fen: int | None = None
+    currency: str | None = None
+    transaction_id: str | None = None
+    success_time: str | None = None
+    payer_total_fen: int | None = None
+    notification_id: str | None = None
+
+    @property
+    def paid(self) -> bool:
+        return self.trade_state == PAID_STATE
+
+
+def fen(amount: Decimal) -> int:
+    """An amount in CNY as whole fen (what providers take), refusing a fraction of a fen."""
+    cents = amount * 100
+    if cents != cents.to_integral_value():
+        raise InvalidInput("amount", "must have at most two decimals (fen)")
+    return int(cents)
+
+
+def yuan(amount_fen: int) -> Decimal:
+    return (Decimal(amount_fen) / 100).quantize(CENT)
+
+
+def not_offered_online() -> Conflict:
+    return Conflict("online payment is not set up at this site: please pay at the counter "
+                    "(暂不支持在线支付，请到收银台付款)", reason="online_payment_not_configured")
+
+
+def due_online(settlement: Settlement) -> Decimal:
+    """What an online payment collects: the whole balance, which must be owed."""
+    balance = settlement.balance
+    if balance <= 0:
+        raise Conflict("nothing is due on the invoice (已结清)", reason="nothing_due",
+                       balance=str(balance))
+    return balance
+
+
+def check_reported_amount(payment: Mapping[str, Any], reported: PaymentNotification) -> None:
+    """The provider must report the amount the payment asked for, in CNY; anything else is
+    refused and nothing is recorded."""
+    if reported.amount_fen != fen(payment["amount"]) or reported.currency not in (None, CURRENCY):
+        raise Conflict(f"the provider reports {reported.amount_fen} {reported.currency} fen for "
+                       f"order {payment['out_trade_no']}, which asked for "
+                       f"{fen(payment['amount'])} CNY fen", reason="amount_mismatch", code="FAIL")
+
+
+def paid_online_refusal(*, at_invoice: bool, invoice: Mapping[str, Any] | None,
+                        settlement: Settlement | None, amount: Decimal) -> str | None:
+    """Why money the provider collected cannot be recorded against the invoice (None: it can).
+    The amount must be the balance still due, exactly: the invoice reissued or paid at the
+    counter meanwhile leaves it to staff to refund."""
+    if not at_invoice or invoice is None or settlement is None:
+        return "the repair order is no longer awaiting payment: refund it (请退款)"
+    if settlement.balance != amount:
+        return (f"{amount} CNY was paid online but {settlement.balance} CNY is due now: "
+                "refund it from the merchant platform (金额不符，请退款)")
+    return None
+
+
+def outcome_of(reported: PaymentNotification) -> OnlinePaymentStatus:
+    """What the provider's trade state makes of a pending payment."""
+    if reported.paid:
+        return OnlinePaymentStatus.PAID
+    if reported.trade_state in OPEN_STATES:
+        return OnlinePaymentStatus.PENDING
+    return OnlinePaymentStatus.FAILED  # CLOSED, REVOKED, PAYERROR, REFUND
+
+
+def needs_reconciling(payment: Mapping[str, Any], now: datetime) -> bool:
+    """A pending payment older than a minute whose provider was not asked in the last one."""
+    if payment["status"] != OnlinePaymentStatus.PENDING:
+        return False
+    if (now - payment["created_at"]).total_seconds() < RECONCILE_AFTER_SECONDS:
+        return False
+    checked = payment["checked_at"]
+    return checked is None or (now - checked).total_seconds() >= RECONCILE_AFTER_SECONDS
+
+
+def page_still_open(payment: Mapping[str, Any], now: datetime) -> bool:
+    return (now - payment["page_issued_at"]).total_seconds() < PAYMENT_PAGE_TTL_SECONDS - 30
+
+
+def check_return_url(return_url: str, owner_portal_url: str) -> None:
+    """At a site with an owner portal, the provider sends the browser back only to one of its
+    pages, so no payment page of this site becomes an open redirect."""
+    if not owner_portal_url:
+        return
+    back, portal = urlsplit(return_url), urlsplit(owner_portal_url)
+    if (back.scheme, back.netloc) != (portal.scheme, portal.netloc):
+        raise InvalidInput("return_url", f"must be a page of the owner portal "
+                                         f"{portal.scheme}://{portal.netloc}")

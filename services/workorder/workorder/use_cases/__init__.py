@@ -12,7 +12,8 @@ inspection  the multi-point inspection, photos, the owner's report link
 quote       quote lines, sending, the owner's approval (signed in or through the quote
             link), additional work
 workshop    technicians, jobs, clocking, quality checks
-settlement  invoice, payments, signature, hand-over, closing
+settlement  invoice, payments (at the counter, or online through a payment provider),
+            signature, hand-over, closing
 arrivals    what booking, crm and parts tell workorder
 views       what the use cases answer with
 """
@@ -57,10 +58,13 @@ from workorder.use_cases.reception import (
 from workorder.use_cases.settlement import (
     close_repair_order,
     get_invoice,
+    get_online_payment,
     hand_over,
     issue_invoice,
+    record_online_payment,
     record_payment,
     sign_invoice,
+    start_online_payment,
 )
 from workorder.use_cases.views import RepairOrderView
 from workorder.use_cases.workshop import (
@@ -79,12 +83,13 @@ __all__ = [
     "add_technician", "add_work", "approve_quote", "approve_quote_by_link", "assign_job",
     "cancel_repair_order",
     "checklist_templates", "clock_off", "clock_on", "close_repair_order", "expect_arrival",
-    "expected_arrivals", "get_inspection", "get_invoice", "get_quote", "get_repair_order",
+    "expected_arrivals", "get_inspection", "get_invoice", "get_online_payment", "get_quote",
+    "get_repair_order",
     "hand_over", "inspection_report", "inspection_report_link", "inspector_check",
     "issue_invoice", "keep_campaign", "list_jobs", "list_repair_orders", "list_technicians",
     "open_repair_order", "part_issues", "photo", "quote_by_link", "record_inspection_item",
-    "record_part_issue",
+    "record_online_payment", "record_part_issue",
     "record_payment", "remove_quote_line", "report_photo", "self_check", "send_quote",
-    "sign_invoice", "start_inspection", "submit_inspection", "upload_photo",
-    "vehicle_open_campaigns",
+    "sign_invoice", "start_inspection", "start_online_payment", "submit_inspection",
+    "upload_photo", "vehicle_open_campaigns",
 ]

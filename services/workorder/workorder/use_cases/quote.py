@@ -181,7 +181,8 @@ def quote_by_link(uow: WorkorderUnitOfWork, *, token: str, now: datetime) -> dic
     ro = uow.repair_orders.find(grant.repair_order_id)
     grants.check_quote_waiting(grant, ro, uow.quotes.rounds(ro["id"]) if ro else ())
     assert ro is not None
-    return _granted(quote_view(uow, ro), grant)
+    return {**_granted(quote_view(uow, ro), grant), "plate": ro["plate"], "model": ro["model"],
+            "report_link": _report_link(uow, ro, grant, now)}
 
 
 def approve_quote_by_link(uow: WorkorderUnitOfWork, *, token: str,
@@ -197,6 +198,22 @@ def approve_quote_by_link(uow: WorkorderUnitOfWork, *, token: str,
         uow, actor=owner, ro_id=grant.repair_order_id, decisions=decisions,
         approved_via=approved_via, signature=signature, signed_from=signed_from, now=now,
         grant=grant), grant)
+
+
+def _report_link(uow: WorkorderUnitOfWork, ro: Row, grant: grants.QuoteGrant, now: datetime
+                 ) -> dict[str, Any] | None:
+    """The inspection report beside the quote it led to: a report link of its own purpose (a
+    quote grant never opens the report itself), expiring with the quote link, so the owner
+    weighs each line with the findings and photos behind it. None before any inspection was
+    submitted."""
+    inspection = uow.inspections.of(ro["id"])
+    ttl_seconds = grant.expires_at - int(now.timestamp())
+    if inspection is None or inspection["submitted_at"] is None or ttl_seconds <= 0:
+        return None
+    token = uow.links.sign_report(repair_order_id=ro["id"], inspection_id=inspection["id"],
+                                  ttl_seconds=ttl_seconds, now=now.timestamp())
+    return {"url": f"/inspection-reports/{token}",
+            "expires_at": datetime.fromtimestamp(grant.expires_at, UTC)}
 
 
 def _granted(view: dict[str, Any], grant: grants.QuoteGrant) -> dict[str, Any]:

@@ -1,17 +1,20 @@
-"""Settlement and hand-over (结算, 交车): invoice, payments, the owner's signature, the car
-going back, and closing the repair order."""
+"""Settlement and hand-over (结算, 交车): invoice, payments (at the counter, or online through a
+payment provider), the owner's signature, the car going back, and closing the repair order."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from chassis.errors import Conflict, NotFound, ServiceUnavailable
 from chassis.identity import Identity
 from contracts import events
 from workorder.domain import published
 from workorder.domain import settlement as rules
+from workorder.domain.pricing import CURRENCY
 from workorder.domain.privileged import Privileged, invoice_discount
 from workorder.domain.quote import LineStatus
 from workorder.domain.stages import Action, Stage, advance, require_in
@@ -26,7 +29,12 @@ from workorder.use_cases.views import (
 )
 
 if TYPE_CHECKING:
+    from workorder.payments import PaymentProvider
     from workorder.store import WorkorderUnitOfWork
+
+Row = Mapping[str, Any]
+PENDING, PAID, FAILED = (rules.OnlinePaymentStatus.PENDING, rules.OnlinePaymentStatus.PAID,
+                         rules.OnlinePaymentStatus.FAILED)
 
 
 def issue_invoice(uow: WorkorderUnitOfWork, *, actor: Identity, ro_id: str,
@@ -56,13 +64,154 @@ def record_payment(uow: WorkorderUnitOfWork, *, actor: Identity, ro_id: str, met
                    amount: Decimal, reference: str | None, now: datetime) -> dict[str, Any]:
     """Take a payment at the counter (partial payments allowed, never more than is owed)."""
     ro = repair_order(uow, actor, ro_id, for_update=True)
+    _take_payment(uow, ro, method=method, amount=amount, reference=reference, by=actor.subject,
+                  now=now)
+    return invoice_view(uow, ro)
+
+
+def _take_payment(uow: WorkorderUnitOfWork, ro: Row, *, method: str, amount: Decimal,
+                  reference: str | None, by: str, now: datetime) -> None:
+    """The rules every payment is taken by, at the counter or online: the repair order
+    awaits payment, its invoice is issued, the amount is no more than the balance."""
     require_in(ro["stage"], {Stage.INVOICE}, "taking payments",
                work_approved=ro["work_approved"])
+    invoice = rules.check_issued(uow.invoices.invoice(ro["id"]))
+    rules.settlement_of(invoice, uow.invoices.payments(ro["id"])).pay(amount)
+    uow.invoices.add_payment(ro["id"], method=method, amount=amount, reference=reference,
+                             by=by, at=now)
+
+
+# -- paying online -------------------------------------------------------------------------
+
+
+def start_online_payment(uow: WorkorderUnitOfWork, provider: PaymentProvider | None, *,
+                         actor: Identity, ro_id: str, return_url: str, client_ip: str | None,
+                         owner_portal_url: str, now: datetime) -> tuple[dict[str, Any], bool]:
+    """The owner (or the advisor or cashier for them) starts paying the balance online: a
+    pending payment and the provider's page for the phone. A payment already pending for the
+    same amount is the one answered (its page issued again once the provider's has expired).
+    Returns the payment and whether it is new."""
+    ro = repair_order(uow, actor, ro_id, for_update=True)  # one start at a time per RO
+    if provider is None:
+        raise rules.not_offered_online()
+    rules.check_return_url(return_url, owner_portal_url)
+    require_in(ro["stage"], {Stage.INVOICE}, "paying online", work_approved=ro["work_approved"])
     invoice = rules.check_issued(uow.invoices.invoice(ro_id))
-    rules.settlement_of(invoice, uow.invoices.payments(ro_id)).pay(amount)
-    uow.invoices.add_payment(ro_id, method=method, amount=amount, reference=reference,
-                             by=actor.subject, at=now)
-    return invoice_view(uow, ro)
+    amount = rules.due_online(rules.settlement_of(invoice, uow.invoices.payments(ro_id)))
+    pending = uow.online_payments.pending(ro_id, amount=amount, provider=provider.name)
+    if pending is not None and rules.page_still_open(pending, now):
+        return _online_view(pending, provider.page_for(pending["provider_url"], return_url)), \
+            False
+    order = rules.OnlinePaymentOrder(
+        out_trade_no=pending["out_trade_no"] if pending else uuid.uuid4().hex,
+        amount_fen=rules.fen(amount), description=f"维修结算 {invoice['invoice_number']}",
+        client_ip=client_ip or "127.0.0.1", return_url=return_url)
+    started = provider.start(order)
+    if pending is not None:
+        uow.online_payments.update(pending["id"], provider_url=started.provider_url,
+                                   page_issued_at=now)
+        return _online_view({**pending, "provider_url": started.provider_url},
+                            started.payment_url), False
+    row = {"id": str(uuid.uuid4()), "repair_order_id": ro_id, "provider": provider.name,
+           "out_trade_no": order.out_trade_no, "amount": amount, "status": PENDING.value,
+           "provider_url": started.provider_url, "page_issued_at": now,
+           "created_by": actor.subject, "created_at": now, "checked_at": None,
+           "transaction_id": None, "paid_at": None, "settled_at": None, "failure_reason": None}
+    uow.online_payments.add(row)
+    return _online_view(row, started.payment_url), True
+
+
+def record_online_payment(uow: WorkorderUnitOfWork, provider: PaymentProvider | None, *,
+                          headers: Mapping[str, str], body: bytes, now: datetime) -> None:
+    """The provider's notification: verified and decrypted by the provider's adapter (401
+    when it is not the provider's, and nothing is recorded), then the payment is recorded by
+    the rules of a counter payment, once however often the provider sends it."""
+    if provider is None:
+        raise rules.not_offered_online()
+    reported = provider.read_notification(headers, body, now=now.timestamp())
+    payment = uow.online_payments.by_out_trade_no(reported.out_trade_no)
+    if payment is None or payment["provider"] != provider.name:
+        raise NotFound(f"no online payment has the order number {reported.out_trade_no}",
+                       code="FAIL")
+    _settle_online(uow, provider, payment, reported, now)
+
+
+def get_online_payment(uow: WorkorderUnitOfWork, provider: PaymentProvider | None, *,
+                       viewer: Identity, ro_id: str, payment_id: str, now: datetime
+                       ) -> dict[str, Any]:
+    """An online payment's status. One pending for over a minute is asked of the provider
+    (once a minute at most): paid only when the provider says so."""
+    repair_order(uow, viewer, ro_id)
+    payment = uow.online_payments.get(ro_id, payment_id)
+    if payment is None:
+        raise NotFound(f"repair order {ro_id} has no online payment {payment_id}")
+    if provider is not None and payment["provider"] == provider.name \
+            and rules.needs_reconciling(payment, now):
+        payment = _reconcile(uow, provider, payment, now)
+    return _online_view(payment)
+
+
+def _reconcile(uow: WorkorderUnitOfWork, provider: PaymentProvider, payment: Row,
+               now: datetime) -> Row:
+    """Ask the provider how a pending payment stands (its notification may have been lost);
+    a provider that does not answer leaves it pending."""
+    uow.online_payments.update(payment["id"], checked_at=now)
+    payment = {**payment, "checked_at": now}
+    try:
+        reported = provider.query(payment["out_trade_no"])
+    except ServiceUnavailable:
+        return payment
+    if reported.out_trade_no != payment["out_trade_no"]:
+        return payment
+    try:
+        return _settle_online(uow, provider, payment, reported, now)
+    except Conflict:  # the provider's amount is not the payment's: nothing recorded
+        return payment
+
+
+def _settle_online(uow: WorkorderUnitOfWork, provider: PaymentProvider, payment: Row,
+                   reported: rules.PaymentNotification, now: datetime) -> Row:
+    """What the provider reports of a pending payment, applied once: paid records it against
+    the invoice (a counter payment's rules, its method the provider's), over without the money
+    fails it; a payment no longer pending is left as it is."""
+    ro = uow.repair_orders.get(payment["repair_order_id"], for_update=True)
+    locked = uow.online_payments.get(ro["id"], payment["id"], for_update=True)
+    if locked is None or locked["status"] != PENDING:
+        return locked or payment
+    outcome = rules.outcome_of(reported)
+    if outcome is PENDING:
+        return locked
+    if outcome is FAILED:
+        changes: dict[str, Any] = {
+            "status": FAILED.value, "settled_at": now,
+            "failure_reason": f"the provider reports {reported.trade_state[:40]}"}
+    else:
+        rules.check_reported_amount(locked, reported)
+        invoice = uow.invoices.invoice(ro["id"])
+        settlement = None if invoice is None else \
+            rules.settlement_of(invoice, uow.invoices.payments(ro["id"]))
+        refusal = rules.paid_online_refusal(at_invoice=ro["stage"] == Stage.INVOICE,
+                                            invoice=invoice, settlement=settlement,
+                                            amount=locked["amount"])
+        if refusal is None:
+            _take_payment(uow, ro, method=provider.method, amount=locked["amount"],
+                          reference=(reported.transaction_id or "")[:64] or None,
+                          by=f"online:{provider.name}",
+                          now=now)
+        changes = {"status": (FAILED if refusal else PAID).value, "failure_reason": refusal,
+                   "transaction_id": (reported.transaction_id or "")[:64] or None,
+                   "paid_at": (reported.success_time or "")[:40] or None, "settled_at": now}
+    uow.online_payments.update(locked["id"], **changes)
+    return {**locked, **changes}
+
+
+def _online_view(payment: Row, payment_url: str | None = None) -> dict[str, Any]:
+    return {"payment_id": payment["id"], "repair_order_id": payment["repair_order_id"],
+            "provider": payment["provider"], "out_trade_no": payment["out_trade_no"],
+            "amount": payment["amount"], "currency": CURRENCY, "status": str(payment["status"]),
+            "payment_url": payment_url, "transaction_id": payment["transaction_id"],
+            "paid_at": payment["paid_at"], "failure_reason": payment["failure_reason"],
+            "created_at": payment["created_at"]}
 
 
 def sign_invoice(uow: WorkorderUnitOfWork, *, actor: Identity, ro_id: str,
