@@ -36,6 +36,7 @@ STATIC = StaticFiles("portal", {
     "booking.css": ("text/css; charset=utf-8", 300),
     "quote.css": ("text/css; charset=utf-8", 300),
     "board.css": ("text/css; charset=utf-8", 300),
+    "payment.css": ("text/css; charset=utf-8", 300),
     "survey.css": ("text/css; charset=utf-8", 300),
     "booking.js": ("text/javascript; charset=utf-8", 300),
     "survey.js": ("text/javascript; charset=utf-8", 300),
@@ -44,6 +45,7 @@ STATIC = StaticFiles("portal", {
     "quote.js": ("text/javascript; charset=utf-8", 300),
     "timeline.js": ("text/javascript; charset=utf-8", 300),
     "board.js": ("text/javascript; charset=utf-8", 300),
+    "payment.js": ("text/javascript; charset=utf-8", 300),
 })
 
 

@@ -5,8 +5,8 @@ approve line by line and sign, the invoice and payment) and the workshop board f
 and the service manager. At headquarters: the follow-up survey and the unsubscribe page.
 Each page calls the stack's services' own APIs with the visitor's token or link grant
 (`portal.backends`): the portal holds no business data and no privilege of its own. The
-pages are grouped by who uses them (`owner_pages`, `quote_pages`, `board_pages`,
-`survey_pages`); this module holds the service, its dependencies and the sign-in pages.
+pages are grouped by who uses them (`owner_pages`, `quote_pages`, `payment_pages`,
+`board_pages`, `survey_pages`); this module holds the service, its dependencies and the sign-in pages.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from portal.board_pages import WorkshopBoard
 from portal.domain.sessions import COOKIE
 from portal.owner_pages import OwnerPages
 from portal.pages import STATIC, redirect
+from portal.payment_pages import PaymentPages
 from portal.quote_pages import QuotePages
 from portal.store import PortalUnitOfWork, portal_resources
 from portal.survey_pages import SurveyPages
@@ -42,8 +43,8 @@ from portal.web import (
 HOUSEKEEPING_SECONDS = 300
 
 
-class PortalService(OwnerPages, QuotePages, WorkshopBoard, SurveyPages, PageGroup,
-                    PlatformService):
+class PortalService(OwnerPages, QuotePages, PaymentPages, WorkshopBoard, SurveyPages,
+                    PageGroup, PlatformService):
     name = "portal"
     stack = EVERY
 
