@@ -6,7 +6,8 @@ and the service manager. At headquarters: the follow-up survey and the unsubscri
 Each page calls the stack's services' own APIs with the visitor's token or link grant
 (`portal.backends`): the portal holds no business data and no privilege of its own. The
 pages are grouped by who uses them (`owner_pages`, `quote_pages`, `payment_pages`,
-`board_pages`, `survey_pages`); this module holds the service, its dependencies and the sign-in pages.
+`board_pages`, `survey_pages`); this module holds the service, its dependencies and the
+sign-in pages.
 """
 
 from __future__ import annotations
