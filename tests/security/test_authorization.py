@@ -105,6 +105,7 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("workorder", "GET /technicians"): {ADVISOR, MANAGER, QC, TECH},
     ("workorder", "POST /technicians"): {MANAGER},
     ("workorder", "GET /vehicles/{vin}/open-campaigns"): {ADVISOR, MANAGER, TECH},
+    ("workorder", "GET /workshop-board"): STAFF,
     # The owner's inspection link: the signed token in the URL is the permission.
     ("workorder", "GET /inspection-reports/{token}"): PUBLIC,
     ("workorder", "GET /photos/{content_hash}"): PUBLIC,

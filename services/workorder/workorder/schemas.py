@@ -504,6 +504,46 @@ class ExpectedArrivalSchema(Schema):
     pickup_requested = fields.Boolean()
 
 
+class BoardCardSchema(Schema):
+    id = fields.String()
+    stage = fields.String(metadata={"enum": list(STAGE_NAMES)})
+    waiting_for = fields.String(allow_none=True, metadata={
+        "description": "Who must act next: INSPECTION, QUOTE, APPROVAL, DISPATCH, PARTS, WORK, "
+                       "SELF_CHECK, QC, INVOICE, PAYMENT, SIGNATURE, HAND_OVER; null once "
+                       "handed over"})
+    plate = fields.String()
+    model = fields.String(allow_none=True)
+    advisor_id = fields.String()
+    customer_waiting = fields.Boolean()
+    opened_at = fields.DateTime()
+    promised_at = fields.DateTime()
+    delivered_at = fields.DateTime(allow_none=True)
+    jobs = fields.Integer(metadata={"description": "Approved labour lines (jobs)"})
+    jobs_done = fields.Integer()
+    technician_ids = fields.List(fields.String())
+
+
+class ClockedOnSchema(Schema):
+    repair_order_id = fields.String()
+    line_id = fields.String()
+
+
+class TechnicianLoadSchema(Schema):
+    id = fields.String()
+    name = fields.String()
+    load_hours = DecimalString(places=2)
+    jobs_assigned = fields.Integer(metadata={"description": "Jobs assigned and not done"})
+    clocked_on = fields.Nested(ClockedOnSchema, allow_none=True)
+
+
+class WorkshopBoardSchema(Schema):
+    as_of = fields.DateTime()
+    day_started_at = fields.DateTime(metadata={
+        "description": "The site's midnight: repair orders handed over since are shown"})
+    repair_orders = fields.List(fields.Nested(BoardCardSchema))
+    technicians = fields.List(fields.Nested(TechnicianLoadSchema))
+
+
 class PartIssueSchema(Schema):
     issue_id = fields.String()
     line_id = fields.String()

@@ -15,7 +15,7 @@ from chassis.outbox import Outbox
 from chassis.service import SITE, OwnSettings, PlatformService
 from chassis.unit_of_work import UnitOfWorkProvider
 from contracts import events
-from workorder import models, online_payment_api, store, web
+from workorder import board_api, models, online_payment_api, store, web
 from workorder import schemas as s
 from workorder import use_cases as uc
 from workorder.domain import inspection as insp
@@ -29,7 +29,8 @@ WORKSHOP = {Role.ADVISOR, Role.TECHNICIAN, Role.QC_INSPECTOR, Role.DEALER_MANAGE
 _now = web.now  # the clock every entrypoint reads
 
 
-class WorkorderService(online_payment_api.OnlinePaymentEntrypoints, PlatformService):
+class WorkorderService(online_payment_api.OnlinePaymentEntrypoints,
+                       board_api.WorkshopBoardEntrypoints, PlatformService):
     name = "workorder"
     stack = SITE
 
@@ -340,8 +341,7 @@ class WorkorderService(online_payment_api.OnlinePaymentEntrypoints, PlatformServ
         payload = load_json(request, s.PaymentSchema())
         return json_response(s.InvoiceSchema().dump(uc.record_payment(
             self.uow, actor=identity_of(request), ro_id=ro_id, method=payload["method"],
-            amount=payload["amount"], reference=payload.get("reference"), now=_now())),
-            status=201)
+            amount=payload["amount"], reference=payload.get("reference"), now=_now())), status=201)
 
     @http("POST", "/repair-orders/<string:ro_id>/invoice/signature",
           roles={Role.OWNER, Role.ADVISOR}, request=s.SignatureSchema, response=s.InvoiceSchema,

@@ -442,6 +442,64 @@ class Workshop(_Store):
         self.session.execute(m.quality_checks.insert().values(**check))
 
 
+# -- the workshop board --------------------------------------------------------------------
+
+
+class Board(_Store):
+    """What the workshop board reads: a fixed handful of statements however many cars are
+    in, each over the board's repair orders at once (the board is polled every few seconds)."""
+
+    def repair_orders(self, *, open_stages: Iterable[str], delivered_stages: Iterable[str],
+                      delivered_since: datetime) -> list[Row]:
+        """Open repair orders, and those handed over since `delivered_since`; the soonest
+        promised first."""
+        return self._all(sa.select(m.repair_orders).where(sa.or_(
+            _ro.stage.in_(list(open_stages)),
+            sa.and_(_ro.stage.in_(list(delivered_stages)),
+                    _ro.delivered_at >= delivered_since)))
+            .order_by(_ro.promised_at, _ro.id))
+
+    def jobs(self, ro_ids: list[str]) -> list[Row]:
+        return self._all(sa.select(_jobs.repair_order_id, _jobs.status, _jobs.technician_id)
+                         .where(_jobs.repair_order_id.in_(ro_ids))) if ro_ids else []
+
+    def parts_outstanding(self, ro_ids: list[str]) -> dict[str, int]:
+        """Approved part lines not fully issued from the store yet, per repair order."""
+        if not ro_ids:
+            return {}
+        rows = self.session.execute(
+            sa.select(_lines.repair_order_id, sa.func.count())
+            .where(_lines.repair_order_id.in_(ro_ids), _lines.kind == "PART",
+                   _lines.status == "APPROVED", _lines.issued_quantity < _lines.quantity)
+            .group_by(_lines.repair_order_id)).all()
+        return {ro_id: count for ro_id, count in rows}
+
+    def settlements(self, ro_ids: list[str]) -> list[Row]:
+        """Each invoice's customer-pay total, what is paid on it and whether it is signed."""
+        if not ro_ids:
+            return []
+        paid = (sa.select(m.payments.c.repair_order_id,
+                          sa.func.sum(m.payments.c.amount).label("paid"))
+                .where(m.payments.c.repair_order_id.in_(ro_ids))
+                .group_by(m.payments.c.repair_order_id).subquery())
+        inv = m.invoices.c
+        return self._all(sa.select(inv.repair_order_id, inv.customer_pay_total, inv.signed_at,
+                                   paid.c.paid)
+                         .outerjoin(paid, paid.c.repair_order_id == inv.repair_order_id)
+                         .where(inv.repair_order_id.in_(ro_ids)))
+
+    def unfinished_jobs_by_technician(self) -> dict[str, int]:
+        rows = self.session.execute(
+            sa.select(_jobs.technician_id, sa.func.count())
+            .where(_jobs.status != JobStatus.DONE.value, _jobs.technician_id.is_not(None))
+            .group_by(_jobs.technician_id)).all()
+        return {technician_id: count for technician_id, count in rows}
+
+    def open_clocks(self) -> list[Row]:
+        return self._all(sa.select(m.clock_entries)
+                         .where(m.clock_entries.c.clocked_off_at.is_(None)))
+
+
 # -- settlement ----------------------------------------------------------------------------
 
 
@@ -570,6 +628,7 @@ class WorkorderUnitOfWork(UnitOfWork):
         self.photos = Photos(session)
         self.quotes = Quotes(session)
         self.workshop = Workshop(session)
+        self.board = Board(session)
         self.invoices = Invoices(session)
         self.online_payments = OnlinePayments(session)
         self.campaigns = Campaigns(session)

@@ -29,6 +29,7 @@ ENDPOINTS = {
     ("post", "/repair-orders/{ro_id}/invoice/signature"),
     ("post", "/repair-orders/{ro_id}/hand-over"), ("post", "/repair-orders/{ro_id}/close"),
     ("get", "/repair-orders/{ro_id}/part-issues"), ("get", "/expected-arrivals"),
+    ("get", "/workshop-board"),
 }
 PUBLIC = {("get", "/inspection-reports/{token}"), ("get", "/photos/{content_hash}"),
           ("get", "/quote-links/{grant}"), ("post", "/quote-links/{grant}/approval")}

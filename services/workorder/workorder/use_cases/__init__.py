@@ -14,6 +14,7 @@ quote       quote lines, sending, the owner's approval (signed in or through the
 workshop    technicians, jobs, clocking, quality checks
 settlement  invoice, payments (at the counter, or online through a payment provider),
             signature, hand-over, closing
+board       the workshop board: every car in, what it waits for, technicians' load
 arrivals    what booking, crm and parts tell workorder
 views       what the use cases answer with
 """
@@ -25,6 +26,7 @@ from workorder.use_cases.arrivals import (
     part_issues,
     record_part_issue,
 )
+from workorder.use_cases.board import workshop_board
 from workorder.use_cases.inspection import (
     checklist_templates,
     get_inspection,
@@ -91,5 +93,5 @@ __all__ = [
     "record_online_payment", "record_part_issue",
     "record_payment", "remove_quote_line", "report_photo", "self_check", "send_quote",
     "sign_invoice", "start_inspection", "start_online_payment", "submit_inspection",
-    "upload_photo", "vehicle_open_campaigns",
+    "upload_photo", "vehicle_open_campaigns", "workshop_board",
 ]
