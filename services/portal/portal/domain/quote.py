@@ -273,3 +273,94 @@ def repair_order_of_inspection(inspection_id: str) -> str | None:
 def closed_reason(detail: Mapping[str, Any]) -> str:
     """The i18n key of why a quote link opens or decides nothing (workorder's `reason`)."""
     return CLOSED_REASONS.get(str(detail.get("reason") or ""), "quote.closed_other")
+
+
+# -- which page a link opens ------------------------------------------------------------------
+
+# What the page answers for a link that opens no quote, by workorder's reason: a link it never
+# signed is unknown (404); one that expired, was replaced by a newer round's or no longer
+# waits is gone for good (410); a round already decided is the state of things when the link
+# is opened (200, like an answered survey) and a conflict when a form is posted to it (409).
+GONE = frozenset({"expired", "superseded", "not_waiting"})
+
+
+def closed_status(reason: str, *, posting: bool) -> int:
+    if reason == "decided":
+        return 409 if posting else 200
+    return 410 if reason in GONE else 404
+
+
+def report_closed(status: int, detail: Mapping[str, Any]) -> tuple[int, str]:
+    """The status and i18n key of a report link that opens nothing: workorder refuses an
+    expired one (403, `expired`) and one it never signed (404)."""
+    if status == 403 and detail.get("reason") == "expired":
+        return 410, "inspection.closed_expired"
+    return 404, "inspection.closed_invalid"
+
+
+_REPORT_PATH = re.compile(r"/inspection-reports/(?P<token>[^/?#]+)")
+
+
+def report_token(report_link: Mapping[str, Any] | None) -> str | None:
+    """The token of the report link workorder gives with a quote (`/inspection-reports/<token>`,
+    a path of its own API, which the portal answers at the same path)."""
+    if not report_link:
+        return None
+    match = _REPORT_PATH.fullmatch(str(report_link.get("url") or ""))
+    return match.group("token") if match else None
+
+
+def waiting_round(quote: Mapping[str, Any]) -> Round | None:
+    """The round the owner decides now: the quote's current one, sent and not yet decided."""
+    found = the_round(quote)
+    return found if found is not None and found.waiting else None
+
+
+def decided_rounds(quote: Mapping[str, Any], before: int | None = None) -> list[Round]:
+    """The rounds already decided (before round `before`, if given), oldest first: shown
+    read-only above the round being decided (the first quote, then each additional work)."""
+    return [r for r in reversed(rounds_of(quote))
+            if r.decided and (before is None or r.number < before)]
+
+
+def to_decide(round_: Round) -> list[dict[str, Any]]:
+    """The lines the owner decides: every proposed line of the round (workorder refuses an
+    approval that leaves one out or names another)."""
+    proposed = round_.with_status("PROPOSED")
+    return proposed if proposed else list(round_.lines)
+
+
+def line_cents(lines: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """{line id: amount in cents}: what quote.js adds up as the owner decides."""
+    return {str(line.get("line_id")): cents(line.get("amount")) for line in lines}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a decided round came to, as the confirmation shows it: workorder's own totals
+    when it gave them, else the sum of the lines."""
+
+    approved: list[dict[str, Any]]
+    declined: list[dict[str, Any]]
+    approved_total: Decimal
+    declined_total: Decimal
+    signer_name: str | None
+
+
+def outcome(round_: Round) -> Outcome:
+    approved, declined = round_.with_status(APPROVED), round_.with_status(DECLINED)
+    summed = totals(round_.lines, {str(line.get("line_id")): str(line.get("status"))
+                                   for line in round_.lines})
+    return Outcome(approved=approved, declined=declined,
+                   approved_total=summed[0] if round_.approved_total is None
+                   else round_.approved_total,
+                   declined_total=summed[1] if round_.declined_total is None
+                   else round_.declined_total,
+                   signer_name=round_.signer_name)
+
+
+def quantity_text(value: Any) -> str:
+    """A quantity or hours as the owner reads it: "4.5", "1", not workorder's "4.500"."""
+    found = amount(value)
+    text = f"{found.normalize():f}"
+    return text if text not in ("-0",) else "0"
