@@ -8,6 +8,7 @@ with the demo's vhosts, databases and ports, so the demo runs exactly what an op
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -18,6 +19,8 @@ from typing import Any
 
 import requests
 import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from chassis.broker_admin import BrokerAdmin
 from chassis.config import load_settings
@@ -25,6 +28,7 @@ from chassis.db import drop_database, migrate
 from chassis.runner import free_port, migrations_dir, service_class
 from chassis.uplink import Endpoint, SiteLink, Uplinks
 from chassis.uplink import setup as setup_uplinks
+from tests.support.wechatpay_provider import LocalWechatPay, Merchant
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCAL = ROOT / "deploy" / "local"
@@ -42,6 +46,55 @@ DEMO_RETRY_SECONDS = [1, 2, 4, 8, 15, 30, 60]
 
 
 @dataclass
+class LocalPayments:
+    """A site's stand-in for WeChat Pay (`tests.support.wechatpay_provider`, the real API v3
+    protocol): the merchant's and the platform's keys are made when the topology is planned,
+    since workorder's settings name them; the provider serves in the demo's (or the test's)
+    own process from `start` to `stop`, so the owner's browser can pay on its page."""
+
+    port: int
+    merchant: Merchant
+    platform_key: rsa.RSAPrivateKey = field(repr=False)
+    platform_serial: str
+    provider: LocalWechatPay | None = field(default=None, repr=False)
+
+    @classmethod
+    def generate(cls, port: int) -> LocalPayments:
+        return cls(port, Merchant.generate(),
+                   rsa.generate_private_key(public_exponent=65537, key_size=2048),
+                   f"PUB_KEY_ID_{secrets.token_hex(12).upper()}")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def workorder_settings(self, notify_url: str) -> dict[str, str]:
+        """What workorder needs to take payments here as the merchant (a development site's
+        YAML may hold the stand-in keys themselves)."""
+        platform_pem = self.platform_key.public_key().public_bytes(
+            serialization.Encoding.PEM,
+            serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+        m = self.merchant
+        return {"wechatpay_base_url": self.url, "wechatpay_mchid": m.mchid,
+                "wechatpay_appid": m.appid, "wechatpay_merchant_serial": m.serial,
+                "wechatpay_platform_serial": self.platform_serial,
+                "wechatpay_merchant_private_key": m.private_pem,
+                "wechatpay_platform_public_key": platform_pem,
+                "wechatpay_apiv3_key": m.apiv3_key, "payment_notify_url": notify_url}
+
+    def start(self) -> None:
+        if self.provider is None:
+            self.provider = LocalWechatPay.for_merchant(
+                self.merchant, port=self.port, platform_key=self.platform_key,
+                platform_serial=self.platform_serial).start()
+
+    def stop(self) -> None:
+        if self.provider is not None:
+            self.provider.stop()
+            self.provider = None
+
+
+@dataclass
 class Stack:
     """One process's worth of services: a dealer site's, or headquarters'."""
 
@@ -53,6 +106,7 @@ class Stack:
     databases: dict[str, str]
     process: subprocess.Popen | None = field(default=None, repr=False)
     containers: list[Any] = field(default_factory=list, repr=False)  # embedded mode
+    payments: LocalPayments | None = None  # a site's local WeChat Pay
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
@@ -89,8 +143,9 @@ class Topology:
 def plan(dealers: int, workdir: Path, base_port: int = 8000, embedded: bool = False,
          prefix: str = "demo") -> Topology:
     """Vhosts `demo-hq` and `demo-site-D00N`, databases `demo_*` (`prefix` in place of
-    "demo"), ports from `base_port` (headquarters +1..6, site N +100·N+1..5; 0 takes free
-    ports). Embedded: the same vhosts on the in-memory broker and SQLite files in `workdir`."""
+    "demo"), ports from `base_port` (headquarters +1..6, site N +100·N+1..5 and +100·N+9 for
+    its local WeChat Pay; 0 takes free ports). Embedded: the same vhosts on the in-memory
+    broker and SQLite files in `workdir`."""
     workdir.mkdir(parents=True, exist_ok=True)
 
     def port(offset: int) -> int:
@@ -109,14 +164,14 @@ def plan(dealers: int, workdir: Path, base_port: int = 8000, embedded: bool = Fa
                 embedded, prefix, hq_issuer, owner_pages)
     sites = [_stack(f"D{n:03d}", f"{prefix}-site-D{n:03d}", site_services,
                     LOCAL / "site-D001.yaml", workdir, ports, embedded, prefix, hq_issuer,
-                    owner_pages)
+                    owner_pages, LocalPayments.generate(port(100 * n + 9)))
              for n, ports in enumerate(site_ports, start=1)]
     return Topology(workdir, hq, sites, embedded)
 
 
 def _stack(name: str, vhost: str, services: tuple[str, ...], template: Path, workdir: Path,
            ports: dict[str, int], embedded: bool, prefix: str, hq_issuer: str,
-           owner_pages: dict[str, str]) -> Stack:
+           owner_pages: dict[str, str], payments: LocalPayments | None = None) -> Stack:
     config = yaml.safe_load(template.read_text(encoding="utf-8"))
     config["dealer_code"] = name
     # Each stack trusts its own identity and (a site) headquarters', at the demo's ports.
@@ -146,8 +201,13 @@ def _stack(name: str, vhost: str, services: tuple[str, ...], template: Path, wor
                                    for channel in ("sms", "email", "wechat", "push")}
         if service == PORTAL:
             section.update(_portal_urls(name, ports, hq_issuer))
+            if payments is not None:  # the one other origin the owner's browser is sent to
+                section["payment_url"] = payments.url
         if service == "workorder":
             section["owner_portal_url"] = f"http://127.0.0.1:{ports[PORTAL]}"
+            if payments is not None:  # the owner pays the invoice online, the provider notifies
+                section.update(payments.workorder_settings(
+                    f"http://127.0.0.1:{ports['workorder']}/payment-notifications/wechatpay"))
         if service == "notify":
             section["owner_pages"] = owner_pages
         if service == PARTNERS:  # a receiver on this machine: private endpoints allowed
@@ -157,7 +217,7 @@ def _stack(name: str, vhost: str, services: tuple[str, ...], template: Path, wor
     path.write_text("# Written by the demo from deploy/local; regenerated on every run.\n"
                     + yaml.safe_dump(config, allow_unicode=True, sort_keys=False),
                     encoding="utf-8")
-    return Stack(name, vhost, path, services, ports, databases)
+    return Stack(name, vhost, path, services, ports, databases, payments=payments)
 
 
 def _portal_urls(name: str, ports: dict[str, int], hq_issuer: str) -> dict[str, str]:
@@ -196,6 +256,9 @@ def prepare(topology: Topology) -> None:
 def start(topology: Topology, timeout: float = 90.0) -> None:
     """Start each stack as an `aftersales run` process and wait until every service is ready
     (embedded mode: every service in this process, the links bridged in memory)."""
+    for site in topology.sites:
+        if site.payments is not None:
+            site.payments.start()
     if topology.embedded:
         _start_embedded(topology)
         return
@@ -258,6 +321,9 @@ def stop(topology: Topology) -> None:
     """Stop every process this topology started (SIGTERM, then SIGKILL after 15 s)."""
     for bridge in topology.bridges:
         bridge.stop()
+    for site in topology.sites:
+        if site.payments is not None:
+            site.payments.stop()
     for stack in topology.stacks:
         for container in stack.containers:
             container.stop()

@@ -12,7 +12,9 @@ What it does, as WeChat Pay does it:
   opens for five minutes and takes the merchant's `&redirect_url=` appended; its "确认支付 /
   Pay" button (a form POST) marks the order paid, sends the signed notification with the
   transaction encrypted (AEAD_AES_256_GCM, the merchant's APIv3 key) to the order's
-  notify_url, and sends the browser to the redirect_url;
+  notify_url, and sends the browser to the redirect_url; its "模拟支付失败 / Decline" button
+  is the bank refusing: the order is PAYERROR (no notification, as WeChat Pay sends none for
+  a failure; a query says so) and the browser goes back all the same;
 * a merchant order number placed again unpaid with the same amount gets a new page.
 
 For tests: `Merchant.generate()` makes a merchant (key pair, serial, APIv3 key);
@@ -58,6 +60,7 @@ CLOCK_SKEW_SECONDS = 300
 H5_TTL_SECONDS = 300
 PAGE_PATH = "/cgi-bin/mmpayweb-bin/checkmweb"
 PAY_PATH = "/cgi-bin/mmpayweb-bin/pay"
+DECLINE_PATH = "/cgi-bin/mmpayweb-bin/decline"
 OUT_TRADE_NO = re.compile(r"^[0-9A-Za-z_\-|*]{6,32}$")
 BEIJING = timezone(timedelta(hours=8))
 
@@ -271,6 +274,8 @@ class LocalWechatPay:
             return self._page(query)
         if path == PAY_PATH and method == "POST":
             return self._pay_form(parse_qs(body.decode()))
+        if path == DECLINE_PATH and method == "POST":
+            return self._decline_form(parse_qs(body.decode()))
         if not path.startswith("/v3/"):
             return 404, {"Content-Type": "text/plain"}, b"not found"
         refusal = self._merchant_refusal(method, target, headers, body)
@@ -363,7 +368,11 @@ class LocalWechatPay:
 <form method="post" action="{PAY_PATH}">
 <input type="hidden" name="prepay_id" value="{html.escape(tx['prepay_id'])}">
 <input type="hidden" name="redirect_url" value="{html.escape(redirect)}">
-<button type="submit">确认支付 / Pay</button></form>""")
+<button type="submit">确认支付 / Pay</button></form>
+<form method="post" action="{DECLINE_PATH}">
+<input type="hidden" name="prepay_id" value="{html.escape(tx['prepay_id'])}">
+<input type="hidden" name="redirect_url" value="{html.escape(redirect)}">
+<button type="submit">模拟支付失败 / Decline</button></form>""")
 
     def _pay_form(self, form: dict[str, list[str]]) -> tuple[int, dict[str, str], bytes]:
         tx = self._by_prepay(form.get("prepay_id", [""])[0])
@@ -380,10 +389,24 @@ class LocalWechatPay:
             return 303, {"Location": redirect, "Content-Type": "text/plain"}, b""
         return _html(200, "支付成功 / Paid")
 
+    def _decline_form(self, form: dict[str, list[str]]) -> tuple[int, dict[str, str], bytes]:
+        """The bank refuses the payment: the order fails (PAYERROR), unless it was paid."""
+        tx = self._by_prepay(form.get("prepay_id", [""])[0])
+        if tx is None:
+            return _html(404, "订单不存在 / No such order")
+        with self.lock:
+            if tx["trade_state"] != "SUCCESS":
+                tx["trade_state"] = "PAYERROR"
+        redirect = form.get("redirect_url", [""])[0]
+        if urlsplit(redirect).scheme in ("http", "https"):
+            return 303, {"Location": redirect, "Content-Type": "text/plain"}, b""
+        return _html(200, "支付失败 / Declined")
+
 
 def _html(status: int, content: str) -> tuple[int, dict[str, str], bytes]:
     page = (f'<!doctype html><html lang="zh"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width">'
+            f'<link rel="icon" href="data:,">'
             f"<title>微信支付</title></head><body>{content}</body></html>")
     return status, {"Content-Type": "text/html; charset=utf-8"}, page.encode()
 
