@@ -81,16 +81,18 @@ lint: install
 
 # The same topology as plain processes on the local broker and database (deploy/local):
 # `make run-hq`, `make run-site SITE=D001`, `make run-site SITE=D002`, then `make link`.
+# Each stack's portal (the pages people open: :8105 / :8205 at a site, :8006 at headquarters)
+# comes last, as in the demo's topology.
 SITE ?= D001
 run-site: install infra
-	$(BIN)/aftersales broker setup --vhost site-$(SITE) --services booking,workorder,parts,identity
-	$(BIN)/aftersales --config deploy/local/site-$(SITE).yaml db upgrade booking workorder parts identity
-	$(BIN)/aftersales --config deploy/local/site-$(SITE).yaml run booking workorder parts identity
+	$(BIN)/aftersales broker setup --vhost site-$(SITE) --services booking,workorder,parts,identity,portal
+	$(BIN)/aftersales --config deploy/local/site-$(SITE).yaml db upgrade booking workorder parts identity portal
+	$(BIN)/aftersales --config deploy/local/site-$(SITE).yaml run booking workorder parts identity portal
 
 run-hq: install infra
-	$(BIN)/aftersales broker setup --vhost hq --services crm,notify,bi,partners,identity
-	$(BIN)/aftersales --config deploy/local/hq.yaml db upgrade crm notify bi partners identity
-	$(BIN)/aftersales --config deploy/local/hq.yaml run crm notify bi partners identity
+	$(BIN)/aftersales broker setup --vhost hq --services crm,notify,bi,partners,identity,portal
+	$(BIN)/aftersales --config deploy/local/hq.yaml db upgrade crm notify bi partners identity portal
+	$(BIN)/aftersales --config deploy/local/hq.yaml run crm notify bi partners identity portal
 
 # Site → headquarters shovels (deploy/local/uplinks.yaml); run after `broker setup` of each vhost.
 link: install infra

@@ -27,6 +27,7 @@ BY_PATH = [
     ("services/*/tests/unit/*", "unit"),
     ("services/*/tests/integration/*", "integration"),
     ("tests/architecture/*", "unit"),
+    ("tests/docs/*", "unit"),  # the documents' links
     ("tests/contract/*", "unit"),
     ("tests/chassis/test_config.py", "unit"),
     ("tests/chassis/test_error_statuses.py", "unit"),

@@ -8,7 +8,9 @@
 #   hq/crm/crm_encryption_key, crm_blind_index_key, survey_link_secret
 #   hq/notify/contact_secret, link_secret
 #   hq/identity/key_encryption_key, hq/partners/secret_encryption_key
-#   <site>/workorder/report_link_secret, <site>/identity/key_encryption_key
+#   hq/portal/session_secret
+#   <site>/workorder/report_link_secret, <site>/identity/key_encryption_key,
+#   <site>/portal/session_secret
 #   grafana/admin_password
 # A file already there is kept: crm's keys cannot change once customers are stored (delete a
 # file, and its data, to start over). The folder is git-ignored and readable by its owner only.
@@ -47,9 +49,11 @@ secret hq/notify/contact_secret 48
 secret hq/notify/link_secret 48
 secret hq/identity/key_encryption_key 32
 secret hq/partners/secret_encryption_key 32
+secret hq/portal/session_secret 48
 for site in D001 D002; do
     secret "$site/workorder/report_link_secret" 48
     secret "$site/identity/key_encryption_key" 32
+    secret "$site/portal/session_secret" 48
 done
 secret grafana/admin_password 24
 chmod 0700 "$folder"

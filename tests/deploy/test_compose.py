@@ -16,17 +16,22 @@ import pytest
 import yaml
 
 from chassis.identity import HEADQUARTERS_SCOPE, SITE_SCOPE
+from chassis.registry import HEADQUARTERS, SITE, services_running_on
 from chassis.uplink import load_uplinks
 from tests.deploy.topology import (
     BROKERS,
     DEALER_SITES,
+    EVERY_STACK,
     HQ_SERVICES,
+    HQ_STACK,
     IDENTITY,
     IMAGE,
     OWN_SECRETS,
+    PORTAL,
     ROOT,
     SECRET_SETTINGS,
     SITE_SERVICES,
+    SITE_STACK,
     app_containers,
     load_compose,
     mounts,
@@ -41,14 +46,21 @@ SECRETS_SCRIPT = ROOT / "deploy" / "compose" / "secrets.sh"
 SECRETS_FOLDER = "deploy/compose/secrets/"
 
 
+def test_the_stacks_are_the_services_the_code_places_in_them():
+    """Each installed service's declared stack (EVERY: identity, portal) decides where it
+    runs; the deployment files are checked against these lists."""
+    assert sorted(SITE_STACK) == services_running_on(SITE)
+    assert sorted(HQ_STACK) == services_running_on(HEADQUARTERS)
+
+
 def test_names_every_service_of_the_topology():
-    expected = {*HQ_SERVICES, f"{IDENTITY}-hq", *INFRASTRUCTURE,
+    expected = {*HQ_SERVICES, *(f"{service}-hq" for service in EVERY_STACK), *INFRASTRUCTURE,
                 *(f"{service}-{site.lower()}" for site in DEALER_SITES
-                  for service in (*SITE_SERVICES, IDENTITY))}
+                  for service in SITE_STACK)}
     assert set(COMPOSE["services"]) == expected
     assert sorted((app.site, app.service) for app in APPS) == sorted(
-        [("hq", s) for s in (*HQ_SERVICES, IDENTITY)]
-        + [(site, s) for site in DEALER_SITES for s in (*SITE_SERVICES, IDENTITY)])
+        [("hq", s) for s in HQ_STACK]
+        + [(site, s) for site in DEALER_SITES for s in SITE_STACK])
 
 
 @pytest.mark.parametrize("name", [app.name for app in APPS] + ["setup"])
@@ -240,10 +252,60 @@ def test_setup_prepares_every_vhost_the_uplinks_and_every_database():
     assert '--vhost "site-$site" --services booking,workorder,parts' in script
     assert "for site in D001 D002" in script
     assert "uplink --file /etc/aftersales/uplinks.yaml setup" in script
-    assert "headquarters.yaml db upgrade crm notify bi partners identity" in script
-    assert 'site-$site.yaml" db upgrade booking workorder parts identity' in script
+    assert "headquarters.yaml db upgrade crm notify bi partners identity portal\n" in script
+    assert 'site-$site.yaml" db upgrade booking workorder parts identity portal\n' in script
     # Every file the script names is mounted where it names it.
     for path in re.findall(r"/etc/aftersales/[\w.-]+\.yaml", script):
         assert path in mounted, path
     for site in DEALER_SITES:
         assert f"/etc/aftersales/site-{site}.yaml" in mounted
+
+
+def app_of(service: str, site: str):
+    (app,) = [a for a in APPS if a.service == service and a.site == site]
+    return app
+
+
+def public_url_of(portal) -> str:
+    """The portal's public_url: the host port compose publishes, as a browser here opens it."""
+    url = portal.settings().extra["public_url"]
+    assert urlsplit(url).hostname == "localhost"
+    assert urlsplit(url).port == portal.published_port()[0]
+    return url
+
+
+# What a portal calls in each stack, by its setting: owners sign in at headquarters' identity.
+PORTAL_BACKENDS = {"hq": {"identity_url": (IDENTITY, "hq"), "crm_url": ("crm", "hq"),
+                          "notify_url": ("notify", "hq")},
+                   **{site: {"booking_url": ("booking", site),
+                             "workorder_url": ("workorder", site),
+                             "identity_url": (IDENTITY, site),
+                             "owner_identity_url": (IDENTITY, "hq")} for site in DEALER_SITES}}
+
+
+@pytest.mark.parametrize("site", ["hq", *DEALER_SITES])
+def test_each_portal_calls_its_own_stacks_services_inside_the_compose_network(site):
+    from portal.settings import SERVICE_URLS
+
+    portal = app_of(PORTAL, site)
+    extra = portal.settings().extra
+    public_url_of(portal)
+    given = {name for name in SERVICE_URLS if extra.get(name)}
+    # payment_url is the payment provider's origin, only where workorder takes online payment.
+    paying = site != "hq" and bool(app_of("workorder", site).settings().extra.get(
+        "wechatpay_base_url"))
+    assert given == set(PORTAL_BACKENDS[site]) | ({"payment_url"} if paying else set())
+    for name, (service, stack) in PORTAL_BACKENDS[site].items():
+        target = app_of(service, stack)
+        assert urlsplit(extra[name]).hostname == target.name, name
+        assert urlsplit(extra[name]).port == target.published_port()[1], name
+
+
+def test_owners_links_open_their_sites_portal_and_headquarters_pages_its_own():
+    notify = app_of("notify", "hq").settings().extra
+    assert notify["owner_pages"] == {site: public_url_of(app_of(PORTAL, site))
+                                     for site in DEALER_SITES}
+    assert notify["portal_url"] == public_url_of(app_of(PORTAL, "hq"))
+    for site in DEALER_SITES:
+        workorder = app_of("workorder", site).settings().extra
+        assert workorder["owner_portal_url"] == public_url_of(app_of(PORTAL, site))

@@ -6,6 +6,7 @@ its built-in Kustomize and the rendered objects are checked.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 import subprocess
@@ -18,11 +19,12 @@ import yaml
 
 from chassis.config import ConfigError, load_settings
 from chassis.identity import HEADQUARTERS_SCOPE, SITE_SCOPE
-from chassis.registry import HEADQUARTERS, SITE
+from chassis.registry import HEADQUARTERS, SITE, services_running_on
 from tests.deploy.topology import (
     HQ_STACK,
     IDENTITY,
     OWN_SECRETS,
+    PORTAL,
     ROOT,
     SECRET_SETTINGS,
     SITE_STACK,
@@ -201,6 +203,56 @@ def test_each_stack_trusts_its_own_identity_and_headquarters_no_site():
     site_trust = literals(K8S / "site", "aftersales-env")["AFTERSALES_TRUST"]
     with pytest.raises(ConfigError, match=r"^trust\[0\]: headquarters trusts no site's issuer"):
         overlay_settings("headquarters", "crm", env={"AFTERSALES_TRUST": site_trust})
+
+
+def test_the_overlays_run_every_service_the_code_places_in_their_stack():
+    for overlay, services in OVERLAYS.items():
+        assert sorted(services) == services_running_on(STACKS[overlay]), overlay
+        named = [str(entry) for entry in kustomization(K8S / overlay)["resources"]]
+        assert set(services) <= set(named), overlay
+
+
+# What a portal calls in each stack, by its setting (owners sign in at headquarters').
+PORTAL_BACKENDS = {"site": {"booking_url": "booking", "workorder_url": "workorder",
+                            "identity_url": IDENTITY},
+                   "headquarters": {"identity_url": IDENTITY, "crm_url": "crm",
+                                    "notify_url": "notify"}}
+
+
+@pytest.mark.parametrize("overlay", sorted(OVERLAYS))
+def test_each_portal_calls_its_own_stacks_services_at_their_cluster_services(overlay):
+    from portal.settings import SERVICE_URLS, PortalSettings
+
+    settings = overlay_settings(overlay, PORTAL)
+    extra = settings.extra
+    port = base_deployment()["spec"]["template"]["spec"]["containers"][0]["ports"][0][
+        "containerPort"]
+    for name, service in PORTAL_BACKENDS[overlay].items():
+        assert service in OVERLAYS[overlay]
+        assert extra[name] == f"http://aftersales-{service}:{port}", name
+    hq_issuer = overlay_settings("headquarters", IDENTITY).extra["issuer"]
+    owners = {"owner_identity_url": hq_issuer} if overlay == "site" else {}
+    assert {n for n in SERVICE_URLS if extra.get(n)} == {*PORTAL_BACKENDS[overlay], *owners}
+    assert {n: extra[n] for n in owners} == owners
+    # Published by the cluster's ingress over TLS: its cookies are Secure.
+    options = PortalSettings.from_settings(dataclasses.replace(
+        settings, extra={**extra, "session_secret": fake_secret("session_secret")}))
+    assert options.public_url.startswith("https://") and options.secure_cookies
+
+
+def test_owners_links_open_their_sites_portal_and_headquarters_pages_its_own():
+    site_portal = overlay_settings("site", PORTAL).extra["public_url"]
+    notify = overlay_settings("headquarters", "notify").extra
+    assert notify["owner_pages"] == {"D001": site_portal}
+    assert notify["portal_url"] == overlay_settings("headquarters", PORTAL).extra["public_url"]
+    assert overlay_settings("site", "workorder").extra["owner_portal_url"] == site_portal
+
+
+def test_the_readme_has_another_dealer_set_every_per_dealer_setting_of_the_site():
+    readme = (K8S / "README.md").read_text(encoding="utf-8")
+    example = readme[readme.index("## Another dealer site"):]
+    for name in literals(K8S / "site", "aftersales-env"):
+        assert f"- {name}=" in example or f"{name}=[" in example, name
 
 
 def test_no_secret_object_is_committed():

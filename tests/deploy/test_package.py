@@ -19,7 +19,10 @@ from chassis.db import drop_database
 from chassis.testing import POSTGRES, rows
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = ("booking", "workorder", "parts", "crm", "notify", "bi")
+SERVICES = ("booking", "workorder", "parts", "crm", "notify", "bi", "identity", "partners",
+            "portal")
+# What a service reads from its package at run time besides code: pages, scripts, catalogues.
+RUNTIME_FOLDERS = ("templates", "static", "i18n")
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +42,12 @@ def test_the_wheel_carries_what_the_services_read_at_run_time(wheel):
         for path in [folder / "env.py", folder / "script.py.mako",
                      *(folder / "versions").glob("*.py")]:
             assert path.relative_to(ROOT / "services" / service).as_posix() in names
+        # Every page template, static file and word catalogue (the portal's, bi's dashboard).
+        for folder in RUNTIME_FOLDERS:
+            for path in (ROOT / "services" / service / service / folder).rglob("*"):
+                if path.is_file() and "__pycache__" not in path.parts:
+                    relative = path.relative_to(ROOT / "services" / service).as_posix()
+                    assert relative in names, f"{relative} is not package data"
     assert "chassis/broker_policies.yaml" in names
     assert "bi/static/vendor/echarts/echarts.min.js" in names
     assert {"contracts/asyncapi.yaml", "contracts/schemas/AppointmentBooked.v1.json"} <= names

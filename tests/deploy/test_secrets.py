@@ -32,10 +32,13 @@ SCRIPT = ROOT / "deploy" / "compose" / "secrets.sh"
 GENERATED = ROOT / "deploy" / "compose" / "secrets"
 # What a stack's generated folder holds, by service: the sites' and headquarters'.
 STACK_SECRETS = {
-    "hq": {service: OWN_SECRETS[service] for service in ("crm", "notify", "identity", "partners")},
-    **{site: {service: OWN_SECRETS[service] for service in ("workorder", "identity")}
+    "hq": {service: OWN_SECRETS[service] for service in HQ_STACK if service in OWN_SECRETS},
+    **{site: {service: OWN_SECRETS[service] for service in SITE_STACK if service in OWN_SECRETS}
        for site in DEALER_SITES},
 }
+# ... and Grafana's admin password.
+GENERATED_FILES = sum(len(names) for services in STACK_SECRETS.values()
+                      for names in services.values()) + 1
 
 
 def scanned_files() -> list[Path]:
@@ -155,7 +158,7 @@ def test_without_openssl_python_generates_them(tmp_path):
             (tools / tool).symlink_to(found)
     env = {"PATH": str(tools), "PYTHON": sys.executable}
     values = generate(tmp_path / "secrets", env=env)
-    assert len(values) == len(set(values.values())) == 12
+    assert len(values) == len(set(values.values())) == GENERATED_FILES
     Fernet(values["hq/crm/crm_encryption_key"].encode())
 
 

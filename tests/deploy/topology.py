@@ -20,10 +20,14 @@ IMAGE = "aftersales:local"
 
 SITE_SERVICES = ("booking", "workorder", "parts")
 HQ_SERVICES = ("crm", "notify", "bi", "partners")
-# The issuer of a stack's tokens runs in every stack, headquarters and each site.
+# The issuer of a stack's tokens runs in every stack, headquarters and each site, and so do
+# the pages people open (the owner's and the workshop board at a site, the survey and the
+# unsubscribe page at headquarters).
 IDENTITY = "identity"
-SITE_STACK = (*SITE_SERVICES, IDENTITY)
-HQ_STACK = (*HQ_SERVICES, IDENTITY)
+PORTAL = "portal"
+EVERY_STACK = (IDENTITY, PORTAL)
+SITE_STACK = (*SITE_SERVICES, *EVERY_STACK)
+HQ_STACK = (*HQ_SERVICES, *EVERY_STACK)
 DEALER_SITES = ("D001", "D002")
 BROKERS = {"hq": "rabbitmq-hq", "D001": "rabbitmq-d001", "D002": "rabbitmq-d002"}
 
@@ -35,6 +39,7 @@ OWN_SECRETS: dict[str, tuple[str, ...]] = {
     "notify": ("contact_secret", "link_secret"),
     IDENTITY: ("key_encryption_key",),
     "partners": ("secret_encryption_key",),
+    PORTAL: ("session_secret",),
 }
 # Fernet keys (url-safe base64 of 32 bytes): crm's must be one, identity's and partners' are
 # made one.
@@ -196,4 +201,9 @@ def read_own_secrets(settings: Settings) -> dict[str, str]:
         identity = IdentitySettings.from_settings(settings)
         assert identity.key_encryption_key == read["key_encryption_key"]
         assert identity.issuer == settings.extra["issuer"]
+    if settings.service == PORTAL:
+        from portal.settings import PortalSettings
+
+        # Its URLs are checked at start too: a bad one stops it with one line.
+        assert PortalSettings.from_settings(settings).session_secret == read["session_secret"]
     return read
