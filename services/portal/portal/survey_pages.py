@@ -57,7 +57,7 @@ class SurveyPages(PageGroup):
             answered = self.portal.backends.crm.post(f"/surveys/{_token(token)}", answer.body)
         except ServiceRefused as exc:
             if exc.status in (404, 409):  # answered meanwhile (another tab), or unknown
-                return self._closed(request, exc.status, detail=exc.message)
+                return self._survey_closed(request, exc.status, detail=exc.message)
             if exc.status == 422:  # crm's own check of the answer: show what it named
                 return self._survey_form(request, token, survey, questions, status=422,
                                          values=values, refused=exc)
@@ -87,9 +87,9 @@ class SurveyPages(PageGroup):
         except ServiceRefused as exc:
             if exc.status != 404:
                 raise
-            return {}, self._closed(request, 404, detail=exc.message)
+            return {}, self._survey_closed(request, 404, detail=exc.message)
         if answered_status is not None and survey.get("answered_at"):
-            return survey, self._closed(request, answered_status, answered=True)
+            return survey, self._survey_closed(request, answered_status, answered=True)
         return survey, None
 
     def _survey_form(self, request: Request, token: str, survey: dict[str, Any],
@@ -112,7 +112,7 @@ class SurveyPages(PageGroup):
                            problems=problems or {},
                            refused_fields=refused.fields if refused else {}, config=config)
 
-    def _closed(self, request: Request, status: int, *, answered: bool = False,
+    def _survey_closed(self, request: Request, status: int, *, answered: bool = False,
                 detail: str = "") -> Response:
         return self.render(request, "survey_closed.html", status=status,
                            reason=closed_reason(status, answered), detail=detail)
