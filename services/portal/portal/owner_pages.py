@@ -41,7 +41,7 @@ class OwnerPages(PageGroup):
                   "car comes; the owner's appointments above")
     @page
     def book_page(self, request: Request) -> Response:
-        owner = self._owner(request)
+        owner = self.signed_in(request, owner=True)
         mine = self._appointments(owner)
         last = booking.latest_booked(mine)
         values = booking.form_values_of(last)
@@ -57,7 +57,7 @@ class OwnerPages(PageGroup):
     @page
     def book(self, request: Request) -> Response:
         values = form(request)
-        owner = self._owner(request)
+        owner = self.signed_in(request, owner=True)
         calendar = self._calendar(owner)
         read = booking.read_booking(values, service_types=booking.service_types_of(calendar))
         if read.body is None:
@@ -80,7 +80,7 @@ class OwnerPages(PageGroup):
                   "what, and reschedule or cancel")
     @page
     def appointment_page(self, request: Request, appointment_id: str) -> Response:
-        owner = self._owner(request)
+        owner = self.signed_in(request, owner=True)
         return self._appointment(request, owner, self._appointment_of(owner, appointment_id),
                                  done=request.args.get("done", ""))
 
@@ -89,7 +89,7 @@ class OwnerPages(PageGroup):
           summary="Move an appointment: the free slots of the coming days for its service")
     @page
     def reschedule_page(self, request: Request, appointment_id: str) -> Response:
-        owner = self._owner(request)
+        owner = self.signed_in(request, owner=True)
         return self._reschedule_form(request, owner,
                                      self._appointment_of(owner, appointment_id))
 
@@ -100,7 +100,7 @@ class OwnerPages(PageGroup):
     @page
     def reschedule(self, request: Request, appointment_id: str) -> Response:
         values = form(request)
-        owner = self._owner(request)
+        owner = self.signed_in(request, owner=True)
         read = booking.read_reschedule(values)
         if read.body is None:
             return self._reschedule_form(request, owner,
@@ -125,7 +125,7 @@ class OwnerPages(PageGroup):
     @page
     def cancel(self, request: Request, appointment_id: str) -> Response:
         values = form(request)
-        owner = self._owner(request)
+        owner = self.signed_in(request, owner=True)
         read = booking.read_cancel(values)
         if read.body is None:
             return self._appointment(request, owner,
@@ -151,7 +151,7 @@ class OwnerPages(PageGroup):
                   "appointment")
     @page
     def my_car(self, request: Request) -> Response:
-        owner = self._owner(request)
+        owner = self.signed_in(request, owner=True)
         mine = self._appointments(owner, everything=True)
         orders = self._repair_orders(owner)
         visit = booking.current_visit(mine, orders)
@@ -165,7 +165,7 @@ class OwnerPages(PageGroup):
           summary="The timeline of one of the owner's repair orders")
     @page
     def my_car_order(self, request: Request, ro_id: str) -> Response:
-        return self._car_page(request, self._owner(request), repair_order_id=ro_id)
+        return self._car_page(request, self.signed_in(request, owner=True), repair_order_id=ro_id)
 
     @http("GET", "/my-car/appointments/<string:appointment_id>", roles=PUBLIC,
           statuses=(404,),
@@ -173,7 +173,8 @@ class OwnerPages(PageGroup):
                   "from it")
     @page
     def my_car_appointment(self, request: Request, appointment_id: str) -> Response:
-        return self._car_page(request, self._owner(request), appointment_id=appointment_id)
+        return self._car_page(request, self.signed_in(request, owner=True),
+                              appointment_id=appointment_id)
 
     @http("GET", "/my-car/<string:ro_id>/timeline.json", roles=PUBLIC,
           statuses=(401, 404, 503),
@@ -188,12 +189,6 @@ class OwnerPages(PageGroup):
         return self._timeline_json(request, appointment_id=appointment_id)
 
     # -- what the owner's pages share ------------------------------------------------------
-
-    def _owner(self, request: Request) -> SignedIn:
-        visitor = self.signed_in(request)
-        if not visitor.is_owner:  # staff book and follow cars with their own tools
-            raise Unauthorized("sign in as the car's owner")
-        return visitor
 
     def _today(self) -> date:
         return datetime.now(ZoneInfo(self.portal.pages.zone)).date()
@@ -364,7 +359,7 @@ class OwnerPages(PageGroup):
         """The timeline as JSON for the page's script; a refusal as JSON too (the script
         keeps the page as it is and says it is not up to date)."""
         try:
-            owner = self._owner(request)
+            owner = self.signed_in(request, owner=True)
             timeline, _, _ = self._visit(owner, repair_order_id=repair_order_id,
                                          appointment_id=appointment_id)
             zone = self.portal.pages.zone

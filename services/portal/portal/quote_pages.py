@@ -117,7 +117,7 @@ class QuotePages(PageGroup):
           summary="The signed-in owner's quote: every round, the waiting one to decide")
     @page
     def my_quote(self, request: Request, ro_id: str) -> Response:
-        owner = self._owner(request)
+        owner = self.signed_in(request, owner=True)
         found = self._quote_of(owner, ro_id)
         return self._quote_form(request, found, action=self._my_quote_path(ro_id),
                                 signed_in=owner, history=found)
@@ -128,7 +128,7 @@ class QuotePages(PageGroup):
     @page
     def decide_my_quote(self, request: Request, ro_id: str) -> Response:
         values = form(request)
-        owner = self._owner(request)
+        owner = self.signed_in(request, owner=True)
         found = self._quote_of(owner, ro_id)
         action = self._my_quote_path(ro_id)
         waiting = quote.waiting_round(found)
@@ -156,7 +156,7 @@ class QuotePages(PageGroup):
           summary="What the signed-in owner approved and declined in a round")
     @page
     def my_quote_done(self, request: Request, ro_id: str) -> Response:
-        owner = self._owner(request)
+        owner = self.signed_in(request, owner=True)
         found = self._quote_of(owner, ro_id)
         number = request.args.get("round", "")
         decided = quote.the_round(found, int(number)) if number.isdigit() else None
@@ -164,12 +164,6 @@ class QuotePages(PageGroup):
             return redirect(self._my_quote_path(ro_id))
         return self._approved(request, found, number=decided.number, signed_in=owner,
                               report=f"/repair-orders/{_token(ro_id)}/inspection")
-
-    def _owner(self, request: Request) -> SignedIn:
-        visitor = self.signed_in(request)
-        if not visitor.is_owner:  # the owner decides their quote; staff use their own tools
-            raise Unauthorized("sign in as the car's owner")
-        return visitor
 
     def _quote_of(self, owner: SignedIn, ro_id: str) -> dict[str, Any]:
         found: dict[str, Any] = self.portal.backends.workorder.get(

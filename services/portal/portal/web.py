@@ -132,12 +132,16 @@ class PageGroup:
         return use_cases.signed_in(self.uow, request.cookies.get(COOKIE),
                                    issuer_of=self.portal.issuer, now=now())
 
-    def signed_in(self, request: Request, *, staff: bool = False) -> SignedIn:
+    def signed_in(self, request: Request, *, staff: bool = False,
+                  owner: bool = False) -> SignedIn:
         """The visitor, or Unauthorized (the page sends them to sign in); with `staff`, an
-        owner's session is not enough."""
+        owner's session is not enough; with `owner`, a member of staff's is not (staff book,
+        decide and pay with their own tools)."""
         found = use_cases.require(self.visitor(request))
         if staff and found.is_owner:
             raise Unauthorized("sign in as a member of staff")
+        if owner and not found.is_owner:
+            raise Unauthorized("sign in as the car's owner")
         return found
 
     def render(self, request: Request, template: str, *, status: int = 200,

@@ -12,8 +12,6 @@ from portal.survey_pages import SurveyPages
 from portal.web import PageGroup
 
 GROUPS = (OwnerPages, QuotePages, PaymentPages, WorkshopBoard, SurveyPages)
-# The same rule in two groups, with the same meaning: allowed to stay identical.
-SHARED_ON_PURPOSE = {"_owner"}
 
 
 def test_no_two_page_groups_define_a_method_of_the_same_name() -> None:
@@ -21,7 +19,7 @@ def test_no_two_page_groups_define_a_method_of_the_same_name() -> None:
     clashes = []
     for group in GROUPS:
         for name in vars(group):
-            if name.startswith("__") or name in vars(PageGroup) or name in SHARED_ON_PURPOSE:
+            if name.startswith("__") or name in vars(PageGroup):
                 continue
             if name in seen:
                 clashes.append(f"{name}: {seen[name]} and {group.__name__}")
