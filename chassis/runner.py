@@ -45,9 +45,20 @@ def green() -> None:
 
 def free_port() -> int:
     """A TCP port nobody listens on right now (for tests and the demo)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` distinct TCP ports nobody listens on right now: every socket stays bound until
+    all are chosen, so no two of them are the same port."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 def service_class(name: str) -> type:

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from chassis.broker_admin import BrokerAdmin
 from chassis.config import load_settings
 from chassis.db import drop_database, migrate
-from chassis.runner import free_port, migrations_dir, service_class
+from chassis.runner import free_ports, migrations_dir, service_class
 from chassis.uplink import Endpoint, SiteLink, Uplinks
 from chassis.uplink import setup as setup_uplinks
 from tests.support.wechatpay_provider import LocalWechatPay, Merchant
@@ -148,8 +148,10 @@ def plan(dealers: int, workdir: Path, base_port: int = 8000, embedded: bool = Fa
     broker and SQLite files in `workdir`."""
     workdir.mkdir(parents=True, exist_ok=True)
 
+    spare = free_ports(8 + 8 * dealers) if not base_port else []  # distinct within the plan
+
     def port(offset: int) -> int:
-        return base_port + offset if base_port else free_port()
+        return base_port + offset if base_port else spare.pop()
 
     hq_services = (*HQ_SERVICES, IDENTITY, PARTNERS, PORTAL)
     site_services = (*SITE_SERVICES, IDENTITY, PORTAL)
@@ -253,7 +255,7 @@ def prepare(topology: Topology) -> None:
     setup_uplinks(topology.uplinks())
 
 
-def start(topology: Topology, timeout: float = 90.0) -> None:
+def start(topology: Topology, timeout: float = 240.0) -> None:
     """Start each stack as an `aftersales run` process and wait until every service is ready
     (embedded mode: every service in this process, the links bridged in memory)."""
     for site in topology.sites:
@@ -276,11 +278,21 @@ def start(topology: Topology, timeout: float = 90.0) -> None:
         for service in stack.services:
             while not _ready(stack.url(service)):
                 if stack.process and stack.process.poll() is not None:
-                    raise RuntimeError(f"{stack.name} stopped at start; see {logs}/"
-                                       f"{stack.name.lower()}.log")
+                    raise RuntimeError(f"{stack.name} stopped at start; its log ends:\n"
+                                       f"{_tail(logs / f'{stack.name.lower()}.log')}")
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"{stack.name} {service} not ready after {timeout:.0f}s")
+                    raise RuntimeError(f"{stack.name} {service} not ready after {timeout:.0f}s; "
+                                       f"its log ends:\n"
+                                       f"{_tail(logs / f'{stack.name.lower()}.log')}")
                 time.sleep(0.3)
+
+
+def _tail(log: Path, lines: int = 40) -> str:
+    """The end of a stack's log, for an error that says why it did not start."""
+    try:
+        return "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
 
 
 def _ready(url: str) -> bool:
