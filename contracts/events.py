@@ -232,6 +232,18 @@ PartnerEndpointDisabled = EventContract(
     subject_field="endpoint_id",
 )
 
+# -- recall completion (headquarters) --------------------------------------------------------
+
+RecallCompleted = EventContract(
+    "RecallCompleted",
+    1,
+    "crm",
+    p.RecallCompletedData,
+    "A recall or service campaign is done on a car: its labour operation was on a repair "
+    "order delivered at a dealer. Every site's reception stops showing it open.",
+    subject_field="vin",
+)
+
 ALL: tuple[EventContract, ...] = (
     AppointmentBooked,
     AppointmentRescheduled,
@@ -258,4 +270,6 @@ ALL: tuple[EventContract, ...] = (
     RecallCampaignPublished,
     ConsentExpressed,
     PartnerEndpointDisabled,
+    # recall completion
+    RecallCompleted,
 )

@@ -437,6 +437,14 @@ class VehicleDeliveredData(ContractSchema):
     promised_at = f.timestamp()
     delivered_at = f.timestamp()
     delivery_mode = f.choice(DELIVERY_MODES, required=False)
+    labour_operation_codes = f.list_of(
+        f.code(),
+        max_items=200,
+        required=False,
+        description="Labour operation codes (工时代码) of the work done on this RO: its "
+        "approved labour lines whose jobs were finished, each code once. Headquarters closes "
+        "a recall campaign for the car when its operation is among them.",
+    )
 
 
 # -- parts ----------------------------------------------------------------------------------
@@ -774,3 +782,18 @@ class PartnerEndpointDisabledData(ContractSchema):
         description="When partners disabled it; nothing is sent to it from then on until "
         "headquarters enables it again (events still reach the partner's feed)."
     )
+
+
+# -- recall completion ---------------------------------------------------------------------
+
+
+class RecallCompletedData(ContractSchema):
+    campaign_code = f.code(description="The recall or service campaign done on the car.")
+    vin = f.vin(description="The car; the event's subject.")
+    dealer_code = f.dealer_code(
+        description="Dealer that did the campaign's work and delivered the car."
+    )
+    repair_order_id = f.ident(description="The delivered RO the work was done on.")
+    operation_code = f.code(description="The campaign's labour operation code (工时代码).")
+    delivered_at = f.timestamp(description="When that RO was delivered.")
+    completed_at = f.timestamp(description="When headquarters recorded the completion.")

@@ -88,6 +88,8 @@ PERSONAL: dict[str, frozenset[str]] = {
     "aftersales.ConsentExpressed.v1": _paths("customer_id"),
     # A partner is a company, its endpoint a company's system: nothing here is about a person.
     "aftersales.PartnerEndpointDisabled.v1": _paths(),
+    # recall completion: the car, the campaign and the dealer; no person.
+    "aftersales.RecallCompleted.v1": _paths(),
 }
 
 NOT_PERSONAL: dict[str, frozenset[str]] = {
@@ -123,7 +125,8 @@ NOT_PERSONAL: dict[str, frozenset[str]] = {
         "repair_order_id appointment_id vin mileage_km labour_total parts_total sundries_total "
         "discount_total tax_total grand_total totals_by_pay_type.CUSTOMER_PAY "
         "totals_by_pay_type.WARRANTY totals_by_pay_type.INTERNAL currency labour_hours_sold "
-        "clocked_hours opened_at promised_at delivered_at delivery_mode"),
+        "clocked_hours opened_at promised_at delivered_at delivery_mode "
+        "labour_operation_codes"),
     "aftersales.PartReserved.v1": _paths(
         "reservation_id repair_order_id quote_line_id part_number quantity unit reserved_at "
         "expires_at"),
@@ -156,6 +159,10 @@ NOT_PERSONAL: dict[str, frozenset[str]] = {
     "aftersales.ConsentExpressed.v1": _paths("purpose channels granted via expressed_at"),
     "aftersales.PartnerEndpointDisabled.v1": _paths(
         "partner_id endpoint_id url reason disabled_at"),
+    # recall completion
+    "aftersales.RecallCompleted.v1": _paths(
+        "campaign_code vin dealer_code repair_order_id operation_code delivered_at "
+        "completed_at"),
 }
 
 # Types whose envelope `subject` (and `correlationid`) is a customer id: redacting `data` does
