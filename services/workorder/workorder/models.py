@@ -416,6 +416,20 @@ recall_campaign_vins = sa.Table(
     sa.Index("ix_recall_campaign_vins_vin", "vin"),
 )
 
+# Campaigns headquarters says are done on a car (crm's RecallCompleted, at any dealer):
+# reception no longer shows them open. No foreign key: a completion may arrive before the
+# campaign's own event does.
+recall_completions = sa.Table(
+    "recall_completions", metadata,
+    sa.Column("campaign_code", sa.String(32), primary_key=True),
+    sa.Column("vin", sa.String(17), primary_key=True),
+    sa.Column("dealer_code", sa.String(12), nullable=False),
+    sa.Column("repair_order_id", sa.String(64), nullable=False),
+    sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_recall_completions_vin", "vin"),
+)
+
 define_backbone_tables(metadata)
 # Privileged actions (chassis.audit), each written in the transaction of the action.
 audit_log = define_audit_log(metadata)

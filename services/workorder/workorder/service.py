@@ -381,6 +381,10 @@ class WorkorderService(online_payment_api.OnlinePaymentEntrypoints,
     def on_recall_campaign_published(self, event: dict) -> None:
         uc.keep_campaign(self.uow, data=event["data"], now=_now())
 
+    @handle_event("crm", events.RecallCompleted)
+    def on_recall_completed(self, event: dict) -> None:
+        uc.keep_recall_completion(self.uow, data=event["data"], now=_now())
+
     @handle_event("parts", events.PartIssued)
     def on_part_issued(self, event: dict) -> None:
         uc.record_part_issue(self.uow, data=event["data"], now=_now())

@@ -596,6 +596,21 @@ class Campaigns(_Store):
         rows = self._all(sa.select(m.recall_campaigns).where(c.starts_on <= on, sa.or_(*scope)))
         return rows, listed
 
+    def record_completion(self, data: Row, *, recorded_at: datetime) -> bool:
+        """Keep headquarters' word that a campaign is done on a car; once is enough (the
+        same completion may come again). True when it was new."""
+        result = self.session.execute(_insert(self.session, m.recall_completions).values(
+            campaign_code=data["campaign_code"], vin=data["vin"],
+            dealer_code=data["dealer_code"], repair_order_id=data["repair_order_id"],
+            delivered_at=datetime.fromisoformat(data["delivered_at"]),
+            recorded_at=recorded_at).on_conflict_do_nothing())
+        return bool(result.rowcount)
+
+    def completed(self, vin: str) -> set[str]:
+        """Codes of the campaigns done on the car, at this dealer or any other."""
+        c = m.recall_completions.c
+        return set(self.session.scalars(sa.select(c.campaign_code).where(c.vin == vin)))
+
 
 class PartIssues(_Store):
     def known(self, issue_id: str) -> bool:

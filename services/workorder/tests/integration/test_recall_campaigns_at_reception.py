@@ -1,6 +1,8 @@
 """Campaigns published by headquarters (crm's RecallCampaignPublished) reach the site:
 reception and the repair order list the open ones covering the car, by VIN list or by model
-and model year; a redelivered or repeated part changes nothing; a campaign's parts add up."""
+and model year; a redelivered or repeated part changes nothing; a campaign's parts add up.
+A campaign headquarters says is done on the car (RecallCompleted, from any dealer) is no
+longer open."""
 
 from __future__ import annotations
 
@@ -26,9 +28,9 @@ def _published(code: str, part: int, parts: int, *, starts_on: date = TODAY - ti
                      dealer_code="HQ", correlation_id=code, sequence=part)
 
 
-def _publish(amqp_uri: str, *envelopes: dict) -> None:
+def _publish(amqp_uri: str, *envelopes: dict,
+             contract: events.EventContract = events.RecallCampaignPublished) -> None:
     """As crm's outbox relay would (the uplink carries crm.events to the site's broker)."""
-    contract = events.RecallCampaignPublished
     publisher = ConfirmingPublisher(amqp_uri)
     publisher.publish(OutgoingMessage(
         exchange=contract.exchange, routing_key=contract.type,
@@ -87,3 +89,26 @@ def test_the_lookup_refuses_bad_vins_and_other_roles(site) -> None:
     assert site.call("GET", f"/vehicles/{VIN}/open-campaigns", role="cashier").status_code == 403
     unknown = site.ok("GET", f"/vehicles/{VIN}/open-campaigns")
     assert (unknown["model"], unknown["open_campaigns"]) == (None, [])
+
+
+def _completed(code: str, vin: str, dealer: str = "D002") -> dict:
+    data = {"campaign_code": code, "vin": vin, "dealer_code": dealer,
+            "repair_order_id": f"RO-{dealer}-20250403-0017", "operation_code": "RCL-ABG-02",
+            "delivered_at": "2025-04-03T17:40:02+08:00",
+            "completed_at": "2025-04-03T17:42:10+08:00"}
+    return new_event(events.RecallCompleted, data, source="hq/crm", subject=vin,
+                     dealer_code=dealer, correlation_id=data["repair_order_id"], sequence=1)
+
+
+def test_a_campaign_done_at_another_dealer_is_no_longer_open(site, amqp_uri) -> None:
+    # The completion may cross before the campaign does: it is kept all the same.
+    done = _completed("RC-7", VIN)
+    _publish(amqp_uri, done, done, contract=events.RecallCompleted)
+    _publish(amqp_uri, _published("RC-7", 1, 1, vins=[VIN, OTHER_VIN]),
+             _published("RC-8", 1, 1, vins=[VIN]))
+    wait_for(lambda: site.count("inbox") == 3, message="the campaigns and the completion")
+    assert _codes(site.ok("GET", f"/vehicles/{VIN}/open-campaigns")["open_campaigns"]) == [
+        "RC-8"]
+    other = site.ok("GET", f"/vehicles/{OTHER_VIN}/open-campaigns")
+    assert _codes(other["open_campaigns"]) == ["RC-7"]  # done on one car, open on the others
+    assert site.count("recall_completions") == 1

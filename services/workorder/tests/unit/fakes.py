@@ -372,6 +372,7 @@ class Campaigns:
     def __init__(self) -> None:
         self.rows: dict[str, Row] = {}
         self.vins: set[tuple[str, str]] = set()
+        self.completions: dict[tuple[str, str], Row] = {}
 
     def record(self, data: Mapping[str, Any], *, recorded_at: datetime) -> int:
         self.rows.setdefault(data["campaign_code"], {
@@ -388,6 +389,16 @@ class Campaigns:
         rows = [dict(c) for c in self.rows.values() if c["starts_on"] <= on
                 and (c["code"] in listed or (model and c["model"] is not None))]
         return rows, listed
+
+    def record_completion(self, data: Mapping[str, Any], *, recorded_at: datetime) -> bool:
+        key = (data["campaign_code"], data["vin"])
+        if key in self.completions:
+            return False
+        self.completions[key] = {**data, "recorded_at": recorded_at}
+        return True
+
+    def completed(self, vin: str) -> set[str]:
+        return {code for code, v in self.completions if v == vin}
 
 
 class PartIssues:

@@ -8,6 +8,7 @@ import pytest
 
 from contracts.vin import model_year
 from workorder.domain.campaigns import Campaign, covers_by_model, open_campaigns, same_model
+from workorder.domain.workshop import operations_done
 
 TODAY = date(2025, 4, 20)
 VIN_2022 = "LSVAU2187N2183740"  # position 10: N
@@ -69,3 +70,19 @@ def test_only_started_campaigns_are_open_oldest_first() -> None:
                            model="Lavida", today=TODAY)
     assert [c.code for c in found] == ["RC-9", "RC-1"]
     assert same_model("帕萨特  330TSI", "帕萨特 330tsi")
+
+
+def test_a_campaign_done_on_the_car_is_no_longer_open() -> None:
+    by_model = _campaign("RC-2", model="Lavida")
+    found = open_campaigns([_campaign(), by_model], ["RC-1"], vin=VIN_2022, model="Lavida",
+                           today=TODAY, completed=["RC-1"])
+    assert [c.code for c in found] == ["RC-2"]
+
+
+def test_only_finished_jobs_count_as_work_done() -> None:
+    jobs = [{"operation_code": "RCL-ABG-02", "status": "DONE"},
+            {"operation_code": "MNT-OIL-01", "status": "IN_PROGRESS"},
+            {"operation_code": "RCL-ABG-02", "status": "DONE"},
+            {"operation_code": "BRK-PAD-F", "status": "ASSIGNED"}]
+    assert operations_done(jobs) == ["RCL-ABG-02"]
+    assert operations_done([]) == []

@@ -501,6 +501,8 @@ def test_the_car_is_handed_over_paid_and_signed_for_and_then_closed(uow, parts):
     event = uow.events_of("VehicleDelivered")[0]
     assert (event["grand_total"], event["clocked_hours"], event["mileage_km"]) == (
         "951.00", "1.50", 29879)
+    # The work done, for headquarters' recalls: the declined alignment is not in it.
+    assert event["labour_operation_codes"] == ["BRK-PAD-F", "MNT-OIL-01"]
     assert uow.vehicles.last_mileage(VIN) == 29879
     closed = uc.close_repair_order(uow, actor=ADVISOR, ro_id=ro_id, now=NOW + timedelta(days=1))
     assert closed.repair_order["stage"] == "CLOSED"

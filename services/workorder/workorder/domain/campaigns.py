@@ -1,8 +1,9 @@
 """Recall and service campaigns at reception: which of headquarters' campaigns cover a car.
 
 A campaign names its cars by VIN list and/or by model and model-year range (the model year
-decoded from VIN position 10). It is open from its start day on; headquarters publishes no
-end, and a car once repaired under it is a matter for the warranty claim, not reception.
+decoded from VIN position 10). It is open from its start day on, until headquarters says it
+is done on the car (RecallCompleted: its labour operation was on a repair order delivered at
+any dealer).
 """
 
 from __future__ import annotations
@@ -51,11 +52,13 @@ def covers_by_model(campaign: Campaign, vin: str, model: str | None, today: date
 
 
 def open_campaigns(campaigns: Iterable[Campaign], listed: Iterable[str], *, vin: str,
-                   model: str | None, today: date) -> list[Campaign]:
-    """The started campaigns covering the car, oldest start first: those whose VIN list
-    names it (`listed`: their codes) and those whose model and years take it in."""
-    listed_codes = set(listed)
-    found = [c for c in campaigns if c.starts_on <= today
+                   model: str | None, today: date, completed: Iterable[str] = ()
+                   ) -> list[Campaign]:
+    """The started campaigns covering the car and not done on it (`completed`: their codes),
+    oldest start first: those whose VIN list names it (`listed`: their codes) and those
+    whose model and years take it in."""
+    listed_codes, done = set(listed), set(completed)
+    found = [c for c in campaigns if c.starts_on <= today and c.code not in done
              and (c.code in listed_codes or covers_by_model(c, vin, model, today))]
     return sorted(found, key=lambda c: (c.starts_on, c.code))
 

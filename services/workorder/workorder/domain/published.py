@@ -82,7 +82,8 @@ def quality_check_completed(check: Mapping[str, Any]) -> dict[str, Any]:
 
 def vehicle_delivered(ro: Mapping[str, Any], invoice: Mapping[str, Any], totals: InvoiceTotals,
                       *, mileage_km: int, clocked_hours: Decimal, delivered_at: datetime,
-                      delivery_mode: str) -> dict[str, Any]:
+                      delivery_mode: str, operations_done: list[str] | None = None
+                      ) -> dict[str, Any]:
     return _without_none({
         "repair_order_id": ro["id"], "appointment_id": ro["appointment_id"],
         "customer_id": ro["customer_id"], "vin": ro["vin"], "mileage_km": mileage_km,
@@ -90,4 +91,5 @@ def vehicle_delivered(ro: Mapping[str, Any], invoice: Mapping[str, Any], totals:
         "currency": CURRENCY, "clocked_hours": clocked_hours,
         "opened_at": _aware(ro["opened_at"]), "promised_at": _aware(ro["promised_at"]),
         "delivered_at": _aware(delivered_at), "delivery_mode": delivery_mode,
+        "labour_operation_codes": operations_done or None,
     })

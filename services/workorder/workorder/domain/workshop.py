@@ -167,6 +167,13 @@ def clocked_hours(entries: Iterable[Mapping[str, Any]], now: datetime) -> Decima
     return (seconds / 3600).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
+def operations_done(jobs: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The labour operation codes of the finished jobs, each once: the work the RO did (a
+    line only quoted, or declined, has no job; a job not finished did not do it)."""
+    return sorted({job["operation_code"] for job in jobs
+                   if job["status"] == JobStatus.DONE and job.get("operation_code")})
+
+
 def job_view(job: Mapping[str, Any], technicians: Iterable[Technician],
              entries: Iterable[Mapping[str, Any]], now: datetime) -> dict[str, Any]:
     """A job with the technician the workshop would suggest (while nobody is assigned) and the

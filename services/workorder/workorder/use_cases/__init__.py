@@ -23,6 +23,7 @@ from workorder.use_cases.arrivals import (
     expect_arrival,
     expected_arrivals,
     keep_campaign,
+    keep_recall_completion,
     part_issues,
     record_part_issue,
 )
@@ -88,7 +89,8 @@ __all__ = [
     "expected_arrivals", "get_inspection", "get_invoice", "get_online_payment", "get_quote",
     "get_repair_order",
     "hand_over", "inspection_report", "inspection_report_link", "inspector_check",
-    "issue_invoice", "keep_campaign", "list_jobs", "list_repair_orders", "list_technicians",
+    "issue_invoice", "keep_campaign", "keep_recall_completion", "list_jobs",
+    "list_repair_orders", "list_technicians",
     "open_repair_order", "part_issues", "photo", "quote_by_link", "record_inspection_item",
     "record_online_payment", "record_part_issue",
     "record_payment", "remove_quote_line", "report_photo", "self_check", "send_quote",

@@ -32,6 +32,13 @@ def keep_campaign(uow: WorkorderUnitOfWork, *, data: Mapping[str, Any], now: dat
     uow.campaigns.record(data, recorded_at=now)
 
 
+def keep_recall_completion(uow: WorkorderUnitOfWork, *, data: Mapping[str, Any],
+                           now: datetime) -> None:
+    """Headquarters says a campaign is done on a car (at this dealer or another): reception
+    stops showing it open."""
+    uow.campaigns.record_completion(data, recorded_at=now)
+
+
 def record_part_issue(uow: WorkorderUnitOfWork, *, data: Mapping[str, Any], now: datetime
                       ) -> None:
     """A part issued to a repair order (traceability, 溯源); counted on its quote line only

@@ -18,7 +18,7 @@ from workorder.domain.pricing import CURRENCY
 from workorder.domain.privileged import Privileged, invoice_discount
 from workorder.domain.quote import LineStatus
 from workorder.domain.stages import Action, Stage, advance, require_in
-from workorder.domain.workshop import clocked_hours
+from workorder.domain.workshop import clocked_hours, operations_done
 from workorder.use_cases.views import (
     RepairOrderView,
     announce,
@@ -231,8 +231,9 @@ def sign_invoice(uow: WorkorderUnitOfWork, *, actor: Identity, ro_id: str,
 
 def hand_over(uow: WorkorderUnitOfWork, *, actor: Identity, ro_id: str,
               mileage_km: int | None, delivery_mode: str, now: datetime) -> RepairOrderView:
-    """Hand the car over, paid and signed for (VehicleDelivered, with the invoice's totals
-    and the hours clocked)."""
+    """Hand the car over, paid and signed for (VehicleDelivered, with the invoice's totals,
+    the hours clocked and the labour operations done, which close recalls at
+    headquarters)."""
     ro = repair_order(uow, actor, ro_id, for_update=True)
     to = advance(ro["stage"], Action.HAND_OVER, work_approved=ro["work_approved"])
     invoice = rules.check_issued(uow.invoices.invoice(ro_id))
@@ -241,7 +242,8 @@ def hand_over(uow: WorkorderUnitOfWork, *, actor: Identity, ro_id: str,
     clocked = clocked_hours(uow.workshop.clock_entries(ro_id), now)
     announce(uow, events.VehicleDelivered, published.vehicle_delivered(
         ro, invoice, rules.totals_of(invoice), mileage_km=mileage, clocked_hours=clocked,
-        delivered_at=now, delivery_mode=delivery_mode), ro_id)
+        delivered_at=now, delivery_mode=delivery_mode,
+        operations_done=operations_done(uow.workshop.jobs(ro_id))), ro_id)
     uow.repair_orders.set_stage(ro, to, action=Action.HAND_OVER, actor=actor.subject, at=now,
                                 delivered_at=now, delivery_mileage_km=mileage)
     uow.vehicles.remember(vin=ro["vin"], plate=ro["plate"], model=ro["model"],

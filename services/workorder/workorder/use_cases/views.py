@@ -90,7 +90,8 @@ def open_campaigns(uow: WorkorderUnitOfWork, vin: str, model: str | None, *, tim
                             kind=r["kind"], operation_code=r["operation_code"],
                             model=r["model"], year_from=r["year_from"], year_to=r["year_to"])
          for r in rows],
-        listed, vin=vin, model=model, today=today)
+        listed, vin=vin, model=model, today=today,
+        completed=uow.campaigns.completed(vin) if rows else ())
     return [c.as_dict() for c in found]
 
 
