@@ -131,12 +131,28 @@ campaigns = sa.Table(
     sa.Column("year_to", sa.Integer),
     sa.Column("created_at", TS, nullable=False),
     sa.Column("created_by", sa.String(64), nullable=False),
+    # RECALL or SERVICE_CAMPAIGN, and the labour operation whose delivery completes it.
+    sa.Column("kind", sa.String(20)),
+    sa.Column("operation_code", sa.String(32), index=True),
 )
 
 campaign_vins = sa.Table(
     "campaign_vins", metadata,
     sa.Column("campaign_code", sa.String(40), sa.ForeignKey("campaigns.code"), primary_key=True),
     sa.Column("vin", sa.String(17), primary_key=True),
+)
+
+# A campaign done on a car: its labour operation on a repair order delivered at a dealer.
+# One row per campaign and VIN, whichever dealer did it first.
+recall_completions = sa.Table(
+    "recall_completions", metadata,
+    sa.Column("campaign_code", sa.String(40), sa.ForeignKey("campaigns.code"), primary_key=True),
+    sa.Column("vin", sa.String(17), primary_key=True),
+    sa.Column("dealer_code", sa.String(12), nullable=False),
+    sa.Column("repair_order_id", sa.String(64), nullable=False),
+    sa.Column("operation_code", sa.String(32), nullable=False),
+    sa.Column("delivered_at", TS, nullable=False),
+    sa.Column("completed_at", TS, nullable=False),
 )
 
 # The maker's service schedule per model; models not listed follow the default schedule.

@@ -7,7 +7,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from contracts.fields import CODE as CONTRACT_CODE
 from contracts.fields import ID, Pattern, StrictBoolean, StrictInteger
-from contracts.payloads import REMINDER_REASONS, SURVEY_CHANNELS
+from contracts.payloads import CAMPAIGN_KINDS, REMINDER_REASONS, SURVEY_CHANNELS
 from contracts.vin import vin_problem
 from contracts.vocabulary import CONSENT_DATA_CHANNEL, PARTNER_PURPOSE, is_partner_purpose
 from crm.domain.leads import LEAD_CHANNELS, OUTCOMES
@@ -99,6 +99,10 @@ class CampaignRequestSchema(Schema):
     model = fields.String(validate=validate.Length(min=1, max=64))
     year_from = StrictInteger(validate=validate.Range(1980, 2100))
     year_to = StrictInteger(validate=validate.Range(1980, 2100))
+    kind = fields.String(validate=validate.OneOf(CAMPAIGN_KINDS))
+    operation_code = fields.String(validate=CODE, metadata={
+        "description": "Labour operation code (工时代码) of the campaign's work: a repair order "
+                       "delivered with it completes the campaign for the car"})
 
     @validates_schema
     def _scope(self, data: dict, **_: object) -> None:
@@ -205,6 +209,8 @@ class CampaignSchema(Schema):
     model = fields.String(allow_none=True)
     year_from = fields.Integer(allow_none=True)
     year_to = fields.Integer(allow_none=True)
+    kind = fields.String(allow_none=True)
+    operation_code = fields.String(allow_none=True)
 
 
 class SurveyRunResultSchema(Schema):

@@ -99,8 +99,9 @@ def _now() -> datetime:
 class CrmService(PlatformService):
     name = "crm"
     stack = HEADQUARTERS
-    # Recall campaigns: reception at every site must see a car's open ones.
-    downlink_events = (events.RecallCampaignPublished.type,)
+    # Recall campaigns and their completions: reception at every site must see a car's open
+    # ones, wherever the work was done.
+    downlink_events = (events.RecallCampaignPublished.type, events.RecallCompleted.type)
 
     db = Database(m.metadata)
     outbox = Outbox()
@@ -141,7 +142,8 @@ class CrmService(PlatformService):
     @handle_event("workorder", events.VehicleDelivered)
     def on_vehicle_delivered(self, event: dict) -> None:
         use_cases.vehicle_delivered(self.uow, event,
-                                    survey_delay_hours=self.options.survey_delay_hours)
+                                    survey_delay_hours=self.options.survey_delay_hours,
+                                    now=_now())
 
     @handle_event("workorder", events.QuoteApproved)
     def on_quote_approved(self, event: dict) -> None:

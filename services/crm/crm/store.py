@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from chassis.unit_of_work import Emits, UnitOfWork
@@ -343,16 +344,18 @@ class ReminderStore:
             model=model, **schedule, updated_at=at, updated_by=by))
 
     def campaigns(self, run_on: date) -> list[rules.Campaign]:
-        """The campaigns started by `run_on`, with the VINs each names."""
+        """The campaigns started by `run_on`, with the VINs each names and those it is done
+        on."""
         found = []
+        done = m.recall_completions.c
         for row in self.session.execute(sa.select(m.campaigns)
                                         .where(m.campaigns.c.starts_on <= run_on)):
             vins = frozenset(self.session.scalars(
                 sa.select(m.campaign_vins.c.vin)
                 .where(m.campaign_vins.c.campaign_code == row.code)))
-            found.append(rules.Campaign(code=row.code, starts_on=row.starts_on, vins=vins,
-                                        model=row.model, year_from=row.year_from,
-                                        year_to=row.year_to))
+            completed = frozenset(self.session.scalars(
+                sa.select(done.vin).where(done.campaign_code == row.code)))
+            found.append(_campaign(row, vins=vins, completed=completed))
         return found
 
     def schedules(self) -> dict[str, rules.MaintenanceSchedule]:
@@ -588,6 +591,53 @@ class LeadStore:
         return None if current is None else (row.lead_id, current, row.status)
 
 
+def _campaign(row: Any, **sets: frozenset[str]) -> rules.Campaign:
+    return rules.Campaign(code=row.code, starts_on=row.starts_on, model=row.model,
+                          year_from=row.year_from, year_to=row.year_to,
+                          operation_code=row.operation_code, **sets)
+
+
+class RecallStore:
+    """Which campaigns a delivery may complete, and the completions recorded."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def campaigns_of_operations(self, operations: list[str], vin: str
+                                ) -> tuple[list[rules.Campaign], set[str]]:
+        """The campaigns whose labour operation is one of these, each with `completed`
+        holding the car if it is done on it already, and the codes of those listing the
+        car. The VIN lists themselves are not loaded: only whether they name this car."""
+        if not operations:
+            return [], set()
+        c, v, done = m.campaigns.c, m.campaign_vins.c, m.recall_completions.c
+        rows = self.session.execute(sa.select(m.campaigns)
+                                    .where(c.operation_code.in_(operations))).all()
+        codes = [row.code for row in rows]
+        if not codes:
+            return [], set()
+        listed = set(self.session.scalars(sa.select(v.campaign_code).where(
+            v.vin == vin, v.campaign_code.in_(codes))))
+        completed = set(self.session.scalars(sa.select(done.campaign_code).where(
+            done.vin == vin, done.campaign_code.in_(codes))))
+        return [_campaign(row, completed=frozenset({vin} if row.code in completed else ()))
+                for row in rows], listed
+
+    def record(self, data: dict[str, Any]) -> bool:
+        """One completion per campaign and car; False when it was recorded already (the
+        same delivery again, or two dealers delivering the work at once)."""
+        insert = (postgresql.insert if self.session.get_bind().dialect.name == "postgresql"
+                  else sqlite.insert)
+        result = self.session.execute(insert(m.recall_completions).values(
+            campaign_code=data["campaign_code"], vin=data["vin"],
+            dealer_code=data["dealer_code"], repair_order_id=data["repair_order_id"],
+            operation_code=data["operation_code"],
+            delivered_at=datetime.fromisoformat(data["delivered_at"]),
+            completed_at=datetime.fromisoformat(data["completed_at"]),
+        ).on_conflict_do_nothing())
+        return bool(result.rowcount)
+
+
 class CrmUnitOfWork(UnitOfWork):
     """One crm transaction: the customer 360, reminders, surveys and leads, and the events
     written with them."""
@@ -598,3 +648,4 @@ class CrmUnitOfWork(UnitOfWork):
         self.reminders = ReminderStore(session)
         self.surveys = SurveyStore(session)
         self.leads = LeadStore(session, vault)
+        self.recalls = RecallStore(session)

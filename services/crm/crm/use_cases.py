@@ -107,9 +107,10 @@ def repair_order_opened(uow: CrmUnitOfWork, event: Envelope) -> None:
         "mileage_in_km": d["mileage_km"]})
 
 
-def vehicle_delivered(uow: CrmUnitOfWork, event: Envelope, *, survey_delay_hours: int
-                      ) -> None:
-    """A car handed back: the visit's totals, and its follow-up survey, due later."""
+def vehicle_delivered(uow: CrmUnitOfWork, event: Envelope, *, survey_delay_hours: int,
+                      now: datetime) -> None:
+    """A car handed back: the visit's totals, its follow-up survey, due later, and the
+    recall campaigns its work completed."""
     d = event["data"]
     dealer = event["dealercode"]
     at = timestamp(d["delivered_at"])
@@ -126,6 +127,33 @@ def vehicle_delivered(uow: CrmUnitOfWork, event: Envelope, *, survey_delay_hours
                     dealer_code=dealer, repair_order_id=d["repair_order_id"],
                     customer_id=customer_id, vin=d["vin"], delivered_at=at,
                     due_at=surveys.due_at(at, survey_delay_hours))
+    complete_recalls(uow, event, now=now)
+
+
+def complete_recalls(uow: CrmUnitOfWork, event: Envelope, *, now: datetime) -> list[str]:
+    """A delivery whose work done includes a campaign's labour operation completes that
+    campaign for the car, whichever dealer did it: recorded once, and announced to every
+    site (RecallCompleted) so reception no longer shows it open. The codes completed."""
+    d = event["data"]
+    operations = d.get("labour_operation_codes") or []
+    candidates, listed = uow.recalls.campaigns_of_operations(operations, d["vin"])
+    if not candidates:
+        return []
+    found = uow.customers.vehicle(d["vin"])
+    model = found[0].model if found else None
+    # The campaign's start day is the dealer's own calendar day, as the delivery states it.
+    delivered_on = datetime.fromisoformat(d["delivered_at"]).date()
+    done = []
+    for campaign in campaigns.completed_by_delivery(
+            candidates, listed, vin=d["vin"], model=model, operations=operations,
+            delivered_on=delivered_on):
+        data = campaigns.completion_data(campaign, d, dealer_code=event["dealercode"],
+                                         completed_at=now)
+        if uow.recalls.record(data):
+            uow.emit(events.RecallCompleted, data, subject=d["vin"],
+                     correlation_id=d["repair_order_id"], dealer_code=event["dealercode"])
+            done.append(campaign.code)
+    return done
 
 
 def quote_approved(uow: CrmUnitOfWork, event: Envelope) -> None:

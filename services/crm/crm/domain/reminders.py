@@ -95,8 +95,13 @@ class Campaign:
     model: str | None = None
     year_from: int | None = None
     year_to: int | None = None
+    operation_code: str | None = None
+    completed: frozenset[str] = frozenset()  # VINs the campaign is done on
 
     def covers(self, vin: str, model: str | None) -> bool:
+        """Whether the campaign is due on the car: named by it and not done on it yet."""
+        if vin in self.completed:
+            return False
         if vin in self.vins:
             return True
         if self.model is None:

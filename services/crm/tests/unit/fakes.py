@@ -35,6 +35,7 @@ class Tables:
         self.aliases: dict[str, str] = {}
         self.consents: dict[tuple[str, str, str], Row] = {}
         self.campaigns: dict[str, Row] = {}
+        self.recall_completions: dict[tuple[str, str], Row] = {}
         self.schedules: dict[str, Row] = {}
         self.lead_contacts: list[Row] = []
         for name in CUSTOMER_TABLES:
@@ -229,8 +230,7 @@ class FakeReminders:
         self.t.schedules[model] = Row(model=model, **schedule, updated_at=at, updated_by=by)
 
     def campaigns(self, run_on: date) -> list[rules.Campaign]:
-        return [rules.Campaign(code=c.code, starts_on=c.starts_on, vins=frozenset(c.vins),
-                               model=c.model, year_from=c.year_from, year_to=c.year_to)
+        return [_campaign(self.t, c, vins=frozenset(c.vins))
                 for c in self.t.campaigns.values() if c.starts_on <= run_on]
 
     def schedules(self) -> dict[str, rules.MaintenanceSchedule]:
@@ -356,6 +356,33 @@ class FakeLeads:
         return appointment.lead_id, self.t.leads[appointment.lead_id].status, appointment.status
 
 
+def _campaign(t: Tables, c: Row, **sets: frozenset[str]) -> rules.Campaign:
+    done = frozenset(vin for code, vin in t.recall_completions if code == c.code)
+    optional = {k: getattr(c, k, None) for k in ("model", "year_from", "year_to",
+                                                 "operation_code")}
+    return rules.Campaign(code=c.code, starts_on=c.starts_on, completed=done, **optional,
+                          **sets)
+
+
+class FakeRecalls:
+    def __init__(self, tables: Tables) -> None:
+        self.t = tables
+
+    def campaigns_of_operations(self, operations: list[str], vin: str
+                                ) -> tuple[list[rules.Campaign], set[str]]:
+        found = [c for c in self.t.campaigns.values()
+                 if getattr(c, "operation_code", None) in operations]
+        return ([_campaign(self.t, c) for c in found],
+                {c.code for c in found if vin in c.vins})
+
+    def record(self, data: dict[str, Any]) -> bool:
+        key = (data["campaign_code"], data["vin"])
+        if key in self.t.recall_completions:
+            return False
+        self.t.recall_completions[key] = Row(**data)
+        return True
+
+
 class FakeCrmUnitOfWork(FakeUnitOfWork):
     """crm's unit of work with in-memory stores; `emitted` holds the validated events."""
 
@@ -366,6 +393,7 @@ class FakeCrmUnitOfWork(FakeUnitOfWork):
         self.reminders = FakeReminders(self.tables)
         self.surveys = FakeSurveys(self.tables)
         self.leads = FakeLeads(self.tables)
+        self.recalls = FakeRecalls(self.tables)
 
     def events_of(self, event_type: str) -> list[dict[str, Any]]:
         return [e for e in self.emitted if e["type"] == event_type]

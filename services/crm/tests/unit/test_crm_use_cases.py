@@ -18,6 +18,7 @@ from services.crm.tests.unit.fakes import FakeCrmUnitOfWork
 PHONE = "13812345678"
 VIN = "LSVAU2187N2183740"
 SECRET = "survey-link-secret-for-unit-tests-0123"
+NOW = datetime(2025, 6, 3, 9, 5, tzinfo=UTC)
 
 
 def envelope(dealer: str, data: dict[str, Any], sequence: int = 1) -> dict[str, Any]:
@@ -45,11 +46,15 @@ def walk_in(dealer: str, ro: str, site_customer: str, plate: str) -> dict[str, A
                              "opened_at": "2025-06-03T09:00:00+08:00"})
 
 
-def delivered(dealer: str, ro: str, site_customer: str) -> dict[str, Any]:
-    return envelope(dealer, {
-        "repair_order_id": ro, "customer_id": site_customer, "vin": VIN, "mileage_km": 40_102,
-        "grand_total": "1619.00", "labour_total": "510.00", "parts_total": "1189.00",
-        "currency": "CNY", "delivered_at": "2025-06-03T17:00:00+08:00"}, sequence=9)
+def delivered(dealer: str, ro: str, site_customer: str, *operations: str,
+              vin: str = VIN) -> dict[str, Any]:
+    data = {"repair_order_id": ro, "customer_id": site_customer, "vin": vin,
+            "mileage_km": 40_102, "grand_total": "1619.00", "labour_total": "510.00",
+            "parts_total": "1189.00", "currency": "CNY",
+            "delivered_at": "2025-06-03T17:00:00+08:00"}
+    if operations:
+        data["labour_operation_codes"] = list(operations)
+    return envelope(dealer, data, sequence=9)
 
 
 def checked_in(dealer: str, appointment_id: str, site_customer: str) -> dict[str, Any]:
@@ -70,7 +75,8 @@ def test_one_person_at_two_dealers_is_one_customer_found_by_any_spelling_of_the_
                                              at="2025-06-01T10:00:00+08:00"))
     use_cases.repair_order_opened(uow, walk_in("D002", "RO-D002-1", "site2-cust", "京b 54321"))
     use_cases.vehicle_delivered(uow, delivered("D002", "RO-D002-1", "site2-cust"),
-                                survey_delay_hours=24)
+                                survey_delay_hours=24,
+                                now=NOW)
 
     view = use_cases.customer_360(uow, "site2-cust", dealer=None)
     assert use_cases.customer_360(uow, "site1-cust", dealer=None).customer.id == \
@@ -173,13 +179,59 @@ def test_a_campaign_is_published_to_the_sites_with_it_and_only_once():
         use_cases.post_campaign(uow, campaign, by="ops-1", now=datetime(2025, 7, 1, tzinfo=UTC))
 
 
+# -- recall completion -------------------------------------------------------------------------
+
+OTHER_VIN = "1M8GDM9AXKP042788"
+
+
+def recall(uow: FakeCrmUnitOfWork, code: str, **scope: Any) -> None:
+    campaign = {"code": code, "title": "安全气囊召回 (airbag recall)", "kind": "RECALL",
+                "starts_on": date(2025, 6, 1), "operation_code": "RCL-ABG-02", "vins": [],
+                **scope}
+    use_cases.post_campaign(uow, campaign, by="ops-1", now=datetime(2025, 5, 30, tzinfo=UTC))
+
+
+def test_a_delivery_with_the_campaigns_operation_completes_it_once_for_that_car():
+    uow = FakeCrmUnitOfWork()
+    recall(uow, "RC-1", vins=[VIN, OTHER_VIN])
+    recall(uow, "RC-2", model="帕萨特 330TSI")  # by model: the car's model, from its visit
+    recall(uow, "RC-3", vins=[VIN], starts_on=date(2025, 7, 1))  # not started yet
+    [published] = uow.events_of("aftersales.RecallCampaignPublished.v1")[:1]
+    assert (published["data"]["kind"], published["data"]["operation_code"]) == (
+        "RECALL", "RCL-ABG-02")
+    use_cases.repair_order_opened(uow, walk_in("D002", "RO-1", "cust-1", "京A12345"))
+    # Other work delivered: nothing completes.
+    use_cases.vehicle_delivered(uow, delivered("D002", "RO-1", "cust-1", "MNT-OIL-01"),
+                                survey_delay_hours=24, now=NOW)
+    assert uow.events_of("aftersales.RecallCompleted.v1") == []
+
+    use_cases.vehicle_delivered(uow, delivered("D002", "RO-2", "cust-1", "MNT-OIL-01",
+                                               "RCL-ABG-02"), survey_delay_hours=24, now=NOW)
+    done = [e["data"] for e in uow.events_of("aftersales.RecallCompleted.v1")]
+    assert [(d["campaign_code"], d["vin"], d["dealer_code"], d["repair_order_id"])
+            for d in done] == [("RC-1", VIN, "D002", "RO-2"), ("RC-2", VIN, "D002", "RO-2")]
+    assert {e["dealercode"] for e in uow.events_of("aftersales.RecallCompleted.v1")} == {"D002"}
+
+    # The same work again (redelivered, or another RO): nothing new.
+    use_cases.vehicle_delivered(uow, delivered("D001", "RO-3", "cust-1", "RCL-ABG-02"),
+                                survey_delay_hours=24, now=NOW)
+    assert len(uow.events_of("aftersales.RecallCompleted.v1")) == 2
+    # The daily run no longer calls the car in for what is done on it; the other car still.
+    due = {c.code: c.covers(VIN, "帕萨特 330TSI") for c in uow.reminders.campaigns(
+        date(2025, 6, 10))}
+    assert due == {"RC-1": False, "RC-2": False}
+    assert [c.covers(OTHER_VIN, None) for c in uow.reminders.campaigns(date(2025, 6, 10))
+            if c.code == "RC-1"] == [True]
+
+
 # -- surveys and complaints --------------------------------------------------------------------
 
 
 def test_a_low_score_opens_a_complaint_for_the_dealers_service_manager():
     uow = FakeCrmUnitOfWork()
     use_cases.repair_order_opened(uow, walk_in("D002", "RO-7", "cust-7", "京A12345"))
-    use_cases.vehicle_delivered(uow, delivered("D002", "RO-7", "cust-7"), survey_delay_hours=24)
+    use_cases.vehicle_delivered(uow, delivered("D002", "RO-7", "cust-7"), survey_delay_hours=24,
+                                now=NOW)
     delivered_at = datetime(2025, 6, 3, 9, tzinfo=UTC)
 
     early = delivered_at + timedelta(hours=23)
@@ -218,7 +270,8 @@ def test_a_low_score_opens_a_complaint_for_the_dealers_service_manager():
 
 def test_a_good_score_opens_nothing():
     uow = FakeCrmUnitOfWork()
-    use_cases.vehicle_delivered(uow, delivered("D002", "RO-8", "cust-8"), survey_delay_hours=24)
+    use_cases.vehicle_delivered(uow, delivered("D002", "RO-8", "cust-8"), survey_delay_hours=24,
+                                now=NOW)
     survey_id = surveys.survey_id_for("D002", "RO-8")
     answered = use_cases.answer_survey(uow, survey_id, {"score": 9, "channel": "APP"},
                                        now=datetime(2025, 6, 5, tzinfo=UTC))
