@@ -15,11 +15,10 @@ from chassis.outbox import Outbox
 from chassis.service import SITE, OwnSettings, PlatformService
 from chassis.unit_of_work import UnitOfWorkProvider
 from contracts import events
-from workorder import board_api, models, online_payment_api, store, web
+from workorder import board_api, models, online_payment_api, recall_api, store, web
 from workorder import schemas as s
 from workorder import use_cases as uc
 from workorder.domain import inspection as insp
-from workorder.domain.vin import valid_vin
 from workorder.parts_desk import PartsDesk
 from workorder.settings import WorkorderSettings
 
@@ -30,7 +29,8 @@ _now = web.now  # the clock every entrypoint reads
 
 
 class WorkorderService(online_payment_api.OnlinePaymentEntrypoints,
-                       board_api.WorkshopBoardEntrypoints, PlatformService):
+                       board_api.WorkshopBoardEntrypoints, recall_api.RecallEntrypoints,
+                       PlatformService):
     name = "workorder"
     stack = SITE
 
@@ -69,18 +69,6 @@ class WorkorderService(online_payment_api.OnlinePaymentEntrypoints,
         return json_response(s.repair_order_view(uc.get_repair_order(
             self.uow, viewer=identity_of(request), ro_id=ro_id,
             time_zone=self.settings.time_zone, now=_now())))
-
-    @http("GET", "/vehicles/<string:vin>/open-campaigns",
-          roles={Role.ADVISOR, Role.DEALER_MANAGER, Role.TECHNICIAN},
-          query=s.VehicleCampaignsQuerySchema, response=s.VehicleCampaignsSchema,
-          summary="Open recall and service campaigns covering a car, by VIN list or by model "
-                  "and model year (召回查询)")
-    def vehicle_open_campaigns(self, request: Request, vin: str) -> Response:
-        vin = valid_vin(vin)  # the path's VIN is refused first, naming it
-        query = load_query(request, s.VehicleCampaignsQuerySchema())
-        return json_response(uc.vehicle_open_campaigns(
-            self.uow, vin=vin, model=query.get("model"), time_zone=self.settings.time_zone,
-            now=_now()))
 
     @http("POST", "/repair-orders/<string:ro_id>/cancel", roles={Role.ADVISOR},
           request=s.CancelSchema, response=s.RepairOrderSchema, statuses=(409,),
@@ -376,14 +364,6 @@ class WorkorderService(online_payment_api.OnlinePaymentEntrypoints,
     @handle_event("booking", events.AppointmentBooked)
     def on_appointment_booked(self, event: dict) -> None:
         uc.expect_arrival(self.uow, event=event, now=_now())
-
-    @handle_event("crm", events.RecallCampaignPublished)
-    def on_recall_campaign_published(self, event: dict) -> None:
-        uc.keep_campaign(self.uow, data=event["data"], now=_now())
-
-    @handle_event("crm", events.RecallCompleted)
-    def on_recall_completed(self, event: dict) -> None:
-        uc.keep_recall_completion(self.uow, data=event["data"], now=_now())
 
     @handle_event("parts", events.PartIssued)
     def on_part_issued(self, event: dict) -> None:
