@@ -1,9 +1,10 @@
 """The headquarters dashboard: one page in zh-CN or English over the KPI API, with charts.
 
-The page itself holds no data: its script (`static/dashboard.js`) calls `/kpis`, `/series`
-and `/rankings` with the caller's token, so the API's role checks apply unchanged. Charts are
-drawn by Apache ECharts, vendored under `static/vendor/echarts/` and served by BI itself: the
-page loads nothing from another host (its Content-Security-Policy says so too).
+The page itself holds no data: its script (`static/dashboard.js`) calls `/kpis`, `/series`,
+`/rankings` and (headquarters' view) `/recall-completion` with the caller's token, so the
+API's role checks apply unchanged. Charts are drawn by Apache ECharts, vendored under
+`static/vendor/echarts/` and served by BI itself: the page loads nothing from another host
+(its Content-Security-Policy says so too).
 """
 
 from __future__ import annotations
@@ -105,7 +106,8 @@ TEXT: dict[str, dict[str, str]] = {
         "all_kpis": "全部指标", "no_data": "无数据", "error": "出错",
         "need_token": "请先粘贴令牌", "loading": "加载中…", "top": "前 {n} 名",
         "day": "日", "week": "周", "month": "月", "unassigned": "未分配",
-        "other_language": "English",
+        "other_language": "English", "recalls": "召回完成率", "campaign": "召回活动",
+        "cars": "车辆", "completed": "已完成", "completion_rate": "完成率",
     },
     "en": {
         "title": "After-sales KPI dashboard", "token": "Token", "token_hint": "paste a token",
@@ -117,6 +119,8 @@ TEXT: dict[str, dict[str, str]] = {
         "error": "Error", "need_token": "Paste a token first", "loading": "Loading…",
         "top": "top {n}", "day": "day", "week": "week", "month": "month",
         "unassigned": "unassigned", "other_language": "中文",
+        "recalls": "Recall completion", "campaign": "Campaign", "cars": "Cars",
+        "completed": "Completed", "completion_rate": "Completion rate",
     },
 }
 
@@ -152,6 +156,8 @@ _PAGE = """<!doctype html>
 </section>
 <table id="ranking-table"></table>
 <details open><summary>__T_all_kpis__</summary><table id="kpi-table"></table></details>
+<details id="recall-box" open><summary>__T_recalls__</summary><table id="recall-table"></table>
+</details>
 <script id="config" type="application/json">__CONFIG__</script>
 <script src="/static/vendor/echarts/echarts.min.js"></script>
 <script src="/static/dashboard.js"></script>

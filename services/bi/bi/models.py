@@ -166,6 +166,27 @@ reminder_facts = sa.Table(
     sa.Index("ix_reminder_facts_dealer_day", "dealer_code", "day"),
 )
 
+# Recall campaigns (crm's RecallCampaignPublished) and, per campaign and car, whether and
+# where it was done (RecallCompleted). Completion rates are read from these at query time:
+# a campaign's cars are not dealer-days, so they have no rollup.
+recall_campaign_facts = sa.Table(
+    "recall_campaign_facts", metadata,
+    sa.Column("campaign_code", sa.String(32), primary_key=True),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(20)),
+    sa.Column("starts_on", sa.Date, nullable=False),
+)
+
+recall_car_facts = sa.Table(
+    "recall_car_facts", metadata,
+    sa.Column("campaign_code", sa.String(32), primary_key=True),
+    sa.Column("vin", sa.String(17), primary_key=True),
+    sa.Column("dealer_code", sa.String(12)),  # the dealer that did it; None while open
+    sa.Column("completed_at", sa.DateTime(timezone=True)),
+    sa.Index("ix_recall_car_facts_vin", "vin"),
+)
+
+
 def _measure(name: str) -> sa.Column:
     kind = MONEY if name in DECIMAL_MEASURES else sa.BigInteger
     return sa.Column(name, kind, nullable=False, default=0, server_default=sa.text("0"))
@@ -188,6 +209,7 @@ monthly_rollups = sa.Table(
 )
 
 FACT_TABLES = (appointment_facts, repair_order_facts, quote_line_facts, part_issue_facts,
-               quality_check_facts, survey_facts, reminder_facts)
+               quality_check_facts, survey_facts, reminder_facts, recall_campaign_facts,
+               recall_car_facts)
 
 define_backbone_tables(metadata)

@@ -112,3 +112,43 @@ class SeriesSchema(Schema):
 
 class RebuildSchema(Schema):
     replayed = fields.Integer()
+
+
+# -- recall completion ------------------------------------------------------------------------
+
+
+class RecallQuerySchema(Schema):
+    campaign = fields.String(validate=validate.Regexp(
+        r"^[A-Z0-9][A-Z0-9_.-]{0,31}$", error="must be a campaign code (1-32 A-Z 0-9 _ . -)"),
+        metadata={"description": "One campaign's code; default: every campaign"})
+
+
+class _Completion(Schema):
+    cars = fields.Integer()
+    completed = fields.Integer()
+    completion_rate = fields.String(allow_none=True, metadata={
+        "description": "completed / cars, decimal text to four places; null without cars"})
+
+
+class _DealerCompletion(_Completion):
+    dealer_code = fields.String()
+    region = fields.String()
+
+
+class _RegionCompletion(_Completion):
+    region = fields.String()
+
+
+class RecallCampaignCompletionSchema(_Completion):
+    campaign_code = fields.String()
+    title = fields.String()
+    kind = fields.String(allow_none=True)
+    starts_on = fields.Date()
+    dealers = fields.List(fields.Nested(_DealerCompletion), metadata={
+        "description": "Per dealer: of the campaign's cars it delivered since the start (or "
+                       "did the campaign on), those it did the campaign on"})
+    regions = fields.List(fields.Nested(_RegionCompletion))
+
+
+class RecallCompletionSchema(Schema):
+    items = fields.List(fields.Nested(RecallCampaignCompletionSchema))

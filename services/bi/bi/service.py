@@ -26,6 +26,8 @@ from bi.schemas import (
     KpiReportSchema,
     RankingQuerySchema,
     RankingSchema,
+    RecallCompletionSchema,
+    RecallQuerySchema,
     SeriesQuerySchema,
     SeriesSchema,
 )
@@ -114,6 +116,14 @@ class BiService(PlatformService):
     def on_reminder_due(self, event: dict) -> None:
         self._receive(event)
 
+    @handle_event("crm", events.RecallCampaignPublished)
+    def on_recall_campaign_published(self, event: dict) -> None:
+        self._receive(event)
+
+    @handle_event("crm", events.RecallCompleted)
+    def on_recall_completed(self, event: dict) -> None:
+        self._receive(event)
+
     # -- KPIs --------------------------------------------------------------------------------
 
     def _scope(self, request: Request, query: dict[str, Any]) -> Scope:
@@ -164,6 +174,15 @@ class BiService(PlatformService):
         scope = self._scope(request, query)
         items = use_cases.series(self.uow, scope, query["kpi"], query["grain"])
         return json_response({"kpi": query["kpi"], "grain": query["grain"], "items": items})
+
+    @http("GET", "/recall-completion", roles={Role.OEM_ANALYST}, query=RecallQuerySchema,
+             response=RecallCompletionSchema, statuses=(422,),
+             summary="Recall completion rates per campaign, and per dealer and region within "
+                     "each (cars done / cars named; a dealer: of the cars it delivered)")
+    def get_recall_completion(self, request: Request) -> Response:
+        query = load_query(request, RecallQuerySchema())
+        items = use_cases.recall_completion(self.uow, query.get("campaign"))
+        return json_response({"items": RecallCompletionSchema().dump({"items": items})["items"]})
 
     @http("GET", "/dashboard", roles=PUBLIC, query=DashboardQuerySchema, statuses=(422,),
              summary="The KPI dashboard page with charts (zh-CN, or en with lang=en; "

@@ -44,6 +44,8 @@ from bi.models import (
     projection_lock,
     quality_check_facts,
     quote_line_facts,
+    recall_campaign_facts,
+    recall_car_facts,
     reminder_facts,
     repair_order_facts,
     survey_facts,
@@ -448,6 +450,32 @@ class KpiReports:
         return reports.series(self.session, scope, kpi, grain)
 
 
+class RecallReports:
+    """What recall completion rates are computed from (`bi.domain.recalls`)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def facts(self, campaign_code: str | None) -> dict[str, list[dict[str, Any]]]:
+        """The campaigns (one, or all), their cars, and the deliveries of those cars."""
+        c, car, ro = recall_campaign_facts, recall_car_facts, repair_order_facts
+        campaigns = sa.select(c)
+        cars = sa.select(car)
+        if campaign_code is not None:
+            campaigns = campaigns.where(c.c.campaign_code == campaign_code)
+            cars = cars.where(car.c.campaign_code == campaign_code)
+        vins = sa.select(cars.subquery().c.vin)
+        return {"campaigns": _rows(self.session, campaigns),
+                "cars": _rows(self.session, cars),
+                "deliveries": _rows(self.session, sa.select(
+                    ro.c.vin, ro.c.dealer_code, ro.c.delivered_day).where(
+                    ro.c.vin.in_(vins), ro.c.delivered_day.is_not(None)))}
+
+    def regions(self) -> dict[str, str]:
+        return {r.dealer_code: r.region for r in self.session.execute(
+            sa.select(dealers.c.dealer_code, dealers.c.region))}
+
+
 class _NoEvents:
     def emit(self, contract: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
         raise TypeError(f"{contract.type}: BI publishes no events")
@@ -464,6 +492,7 @@ class BiUnitOfWork(UnitOfWork):
         self.rollups = Rollups(session)
         self.dealers = Dealers(session)
         self.reports = KpiReports(session)
+        self.recalls = RecallReports(session)
 
     def memory_facts(self) -> MemoryFacts:
         """Empty facts in memory, for a rebuild to fill and write in bulk."""

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bi import domain, kpis
-from bi.domain import Scope
+from bi.domain import Scope, recalls
 from bi.domain.facts import EVENT_NAMES, FactRules
 from bi.settings import BiSettings
 from contracts import events
@@ -73,6 +73,13 @@ def ranking(uow: BiUnitOfWork, scope: Scope, kpi: str) -> list[dict[str, Any]]:
 
 def series(uow: BiUnitOfWork, scope: Scope, kpi: str, grain: str) -> list[dict[str, Any]]:
     return uow.reports.series(scope, kpi, grain)
+
+
+def recall_completion(uow: BiUnitOfWork, campaign_code: str | None) -> list[dict[str, Any]]:
+    """Completion per campaign (one, or all), with its dealers' and regions' rates."""
+    found = uow.recalls.facts(campaign_code)
+    return recalls.completion(found["campaigns"], found["cars"], found["deliveries"],
+                              uow.recalls.regions())
 
 
 # -- dealers ---------------------------------------------------------------------------------

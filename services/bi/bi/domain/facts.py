@@ -40,6 +40,8 @@ PART_ISSUES = "part_issue_facts"
 QUALITY_CHECKS = "quality_check_facts"
 SURVEYS = "survey_facts"
 REMINDERS = "reminder_facts"
+RECALL_CAMPAIGNS = "recall_campaign_facts"
+RECALL_CARS = "recall_car_facts"
 
 # The status an appointment event sets, by event name (a booking says its own status).
 APPOINTMENT_STATUS = {
@@ -53,7 +55,7 @@ EVENT_NAMES = ("AppointmentBooked", "AppointmentRescheduled", "AppointmentConfir
                "AppointmentCancelled", "AppointmentNoShow", "AppointmentCheckedIn",
                "RepairOrderOpened", "InspectionUploaded", "QuoteApproved",
                "QualityCheckCompleted", "VehicleDelivered", "PartIssued", "SurveyAnswered",
-               "ReminderDue")
+               "ReminderDue", "RecallCampaignPublished", "RecallCompleted")
 
 
 def utc(value: datetime | None) -> datetime | None:
@@ -128,6 +130,8 @@ class FactRules:
             types["PartIssued"]: self._part_issued,
             types["SurveyAnswered"]: self._survey_answered,
             types["ReminderDue"]: self._reminder_due,
+            types["RecallCampaignPublished"]: self._recall_campaign,
+            types["RecallCompleted"]: self._recall_completed,
         }
 
     @property
@@ -296,6 +300,32 @@ class FactRules:
         self._insert_once(SURVEYS, {"survey_id": data["survey_id"]}, {
             "repair_order_id": data["repair_order_id"], "dealer_code": e["dealercode"],
             "day": local_day(data["answered_at"]), "score": data["score"]})
+
+    # -- recalls (no dealer-day: the rates are read from these facts) ---------------------------
+
+    def _recall_campaign(self, e: dict[str, Any]) -> None:
+        """A part of a campaign: its header once, and the cars its VIN list names."""
+        data = e["data"]
+        code = data["campaign_code"]
+        if self.facts.row(RECALL_CAMPAIGNS, campaign_code=code) is None:
+            self.facts.save(RECALL_CAMPAIGNS, None, {
+                "title": data["title"], "kind": data.get("kind"),
+                "starts_on": date.fromisoformat(data["starts_on"])}, campaign_code=code)
+        for vin in data.get("vins") or ():
+            if self.facts.row(RECALL_CARS, campaign_code=code, vin=vin) is None:
+                self.facts.save(RECALL_CARS, None, {"dealer_code": None, "completed_at": None},
+                                campaign_code=code, vin=vin)
+
+    def _recall_completed(self, e: dict[str, Any]) -> None:
+        """Done on a car (listed, or taken in by its model): the first completion stands."""
+        data = e["data"]
+        key = {"campaign_code": data["campaign_code"], "vin": data["vin"]}
+        before = self.facts.row(RECALL_CARS, **key)
+        if before is not None and before["completed_at"] is not None:
+            return
+        self.facts.save(RECALL_CARS, before, {"dealer_code": data["dealer_code"],
+                                              "completed_at": moment(data["completed_at"])},
+                        **key)
 
     # -- facts that depend on a vehicle's other visits ------------------------------------------
 

@@ -151,6 +151,21 @@
       el("tbody", null, ...rows));
   }
 
+  // Each campaign's completion, then its regions' and dealers' (indented), as percentages.
+  function renderRecalls(items) {
+    const pct = v => v === null ? T.no_data : (Number(v) * 100).toFixed(1) + "%";
+    const line = (name, c, cls) => el("tr", {className: cls}, el("td", null, name),
+      el("td", {className: "v"}, c.cars), el("td", {className: "v"}, c.completed),
+      el("td", {className: "v"}, pct(c.completion_rate)));
+    $("recall-table").replaceChildren(
+      el("thead", null, el("tr", null, el("th", null, T.campaign), el("th", null, T.cars),
+                           el("th", null, T.completed), el("th", null, T.completion_rate))),
+      el("tbody", null, ...items.flatMap(c => [
+        line(`${c.campaign_code} ${c.title}`, c, "campaign"),
+        ...c.regions.map(r => line(`${T.region} ${region(r.region)}`, r, "sub")),
+        ...c.dealers.map(d => line(`${T.dealer} ${d.dealer_code}`, d, "sub"))])));
+  }
+
   function openDealer(code) {
     $("dealer").value = code;
     load(true);
@@ -180,6 +195,7 @@
       T.hq + (scope.region ? ` · ${T.region} ${region(scope.region)}` : "");
     $("back").hidden = !dealer;
     $("ranking-box").hidden = $("ranking-table").hidden = Boolean(dealer);
+    $("recall-box").hidden = Boolean(dealer);
     try {
       const [k, s, r] = await Promise.all([
         get("/kpis", scope), get("/series", {...scope, kpi, grain}),
@@ -189,6 +205,9 @@
       renderSeries(kpi, s.items, grain, range);
       if (r) renderRanking(kpi, r.items);
       if (!dealer) loadRegions();
+      // Analysts only: anyone else keeps the rest of the page without the recalls.
+      if (!dealer) get("/recall-completion", {}).then(c => renderRecalls(c.items),
+                                                      () => { $("recall-box").hidden = true; });
     } catch (e) {
       $("err").textContent = `${T.error}: ${e.message}`;
     }

@@ -82,15 +82,20 @@ def test_a_doubled_slash_is_redirected_to_a_path_that_is_not_found(empty_bi, pat
     assert requests.get(f"{empty_bi.url}{path}", timeout=15).status_code == 404
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium")
-def test_a_headless_browser_draws_the_charts_with_the_token_from_the_link(bi):
+def shown_by_chromium(bi, query: str) -> str:
+    """The dashboard's DOM once drawn by headless Chromium, an analyst's token in the link."""
     token = auth("oem_analyst", subject="analyst-1")["Authorization"].removeprefix("Bearer ")
-    link = f"{bi.url}/dashboard?lang=en&from=2025-03-01&to=2025-03-31#token={token}"
+    link = f"{bi.url}/dashboard?{query}#token={token}"
     with tempfile.TemporaryDirectory() as profile:
-        shown = subprocess.run(
+        return subprocess.run(
             [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
              f"--user-data-dir={profile}", "--virtual-time-budget=15000", "--dump-dom", link],
             capture_output=True, text=True, timeout=120, check=True).stdout
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium")
+def test_a_headless_browser_draws_the_charts_with_the_token_from_the_link(bi):
+    shown = shown_by_chromium(bi, "lang=en&from=2025-03-01&to=2025-03-31")
     assert '<p id="err" role="alert"></p>' in shown, shown[:2000]
     series = shown[shown.index('id="series-chart"'):shown.index('id="ranking-box"')]
     assert "<canvas" in series
