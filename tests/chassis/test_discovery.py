@@ -75,7 +75,8 @@ def test_the_installed_services_say_where_they_run():
                                                   "workorder"]
     assert registry.services_running_on(HEADQUARTERS) == ["bi", "crm", "identity", "notify",
                                                           "partners", "portal"]
-    assert registry.downlink_events() == {"crm": ("aftersales.RecallCampaignPublished.v1",)}
+    assert registry.downlink_events() == {"crm": ("aftersales.RecallCampaignPublished.v1",
+                                                  "aftersales.RecallCompleted.v1")}
     assert registry.operator_commands() == {
         "rebuild": {"bi": "bi.rebuild:main"},
         "create-user": {"identity": "identity.commands:create_user"},
