@@ -170,6 +170,10 @@ class PartnersService(PlatformService):
     def on_recall_campaign_published(self, event: dict) -> None:
         self._receive(event)
 
+    @handle_event("crm", events.RecallCompleted)
+    def on_recall_completed(self, event: dict) -> None:
+        self._receive(event)
+
     # -- owners' consent to share with a partner (purpose partner:<partner id>) -------------
 
     @handle_event("crm", events.ConsentChanged)
